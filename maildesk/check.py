@@ -1,0 +1,75 @@
+"""`maildesk check`: config, templates, database, IMAP and SMTP, each reported on its own line."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+import aiosmtplib
+
+from .config import Config, secret
+from .errors import MaildeskError
+from .fetch import ImapSource
+from .notify import check_templates
+from .store import Store
+
+SAMPLE_TICKET = {"number": 42, "tag": "[EX #42]", "subject": "Printer on fire", "queue": "general",
+                 "position": 3, "due": "2026-01-05 10:00 CET", "priority": "normal"}
+SAMPLES = {
+    "confirmation": {"ticket": SAMPLE_TICKET, "customer_name": "ACME s.r.o.", "requester_name": "Jan Novák",
+                     "hours": None},
+    "unknown_sender": {"sender": "someone@example.org", "subject": "Help"},
+}
+
+
+def report(ok: bool, what: str, detail: str = "") -> bool:
+    print(f"{'ok  ' if ok else 'FAIL'}  {what}" + (f": {detail}" if detail else ""))
+    return ok
+
+
+async def check_imap(cfg: Config) -> bool:
+    src = ImapSource(cfg)
+    try:
+        await src.connect()
+        n = len(await src.uids())
+        caps = [c for c in ("IDLE", "MOVE", "UIDPLUS") if src.imap.has_capability(c)]
+        return report(True, f"IMAP {cfg.imap.host}:{cfg.imap.port}",
+                      f"{cfg.imap.mailbox} has {n} message(s); server offers {', '.join(caps) or 'none of IDLE/MOVE'}")
+    except MaildeskError as exc:
+        return report(False, f"IMAP {cfg.imap.host}:{cfg.imap.port}", str(exc))
+    finally:
+        await src.close()
+
+
+async def check_smtp(cfg: Config) -> bool:
+    s = cfg.smtp
+    client = aiosmtplib.SMTP(hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.security == "tls",
+                             start_tls=s.security == "starttls" if s.security != "none" else False,
+                             tls_context=ssl.create_default_context() if s.security != "none" else None)
+    try:
+        await client.connect()
+        if s.username:
+            await client.login(s.username, secret(cfg, "smtp"))
+        await client.quit()
+        return report(True, f"SMTP {s.host}:{s.port}", "connected" + (" and logged in" if s.username else ""))
+    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, MaildeskError) as exc:
+        return report(False, f"SMTP {s.host}:{s.port}", f"{exc.__class__.__name__}: {exc}")
+
+
+async def run_checks(cfg: Config) -> bool:
+    """Every check, all run even after a failure; True when all passed."""
+    results = [report(True, f"config {cfg.path}")]
+    samples = {k: {**v, "hours": cfg.hours} for k, v in SAMPLES.items()}
+    problems = check_templates(cfg, samples)
+    results.append(report(not problems, f"templates {cfg.templates_dir}", "; ".join(problems)))
+    try:
+        Store(cfg.data_dir / "maildesk.db").close()
+        results.append(report(True, f"database {cfg.data_dir / 'maildesk.db'}"))
+    except Exception as exc:  # any failure to open is worth one clear line
+        results.append(report(False, "database", str(exc)))
+    if cfg.imap.enabled:
+        results.append(await check_imap(cfg))
+    else:
+        results.append(report(True, "IMAP", "disabled (imap.enabled = false): mail arrives via `maildesk ingest`"))
+    results.append(await check_smtp(cfg))
+    return all(results)

@@ -1,0 +1,204 @@
+"""The `maildesk` command: a thin layer of argument parsing over the other modules."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from . import views
+from .config import Config, config_path, load
+from .customers import InputError, add_contact, add_customer
+from .daemon import Daemon, open_store
+from .errors import ConfigError, MaildeskError, TransientError
+
+EX_TEMPFAIL = 75  # sysexits.h: what MTAs expect for "try again later"
+
+
+def _sample_dir() -> Path:
+    """Where the sample rules.toml and templates ship: the source tree, else share/maildesk."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "templates").is_dir() and (here / "rules.toml").is_file():
+        return here
+    return Path(sys.prefix) / "share" / "maildesk"
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = Path(args.dir or ".")
+    target.mkdir(parents=True, exist_ok=True)
+    src = _sample_dir()
+    rules = target / "rules.toml"
+    if rules.exists():
+        print(f"{rules} exists; leaving it alone")
+    else:
+        shutil.copyfile(src / "rules.toml", rules)
+        print(f"wrote {rules}")
+    if (target / "templates").exists():
+        print(f"{target / 'templates'} exists; leaving it alone")
+    else:
+        shutil.copytree(src / "templates", target / "templates")
+        print(f"wrote {target / 'templates'}/")
+    cfg = load(rules)
+    store = open_store(cfg)
+    print(f"database ready: {store.path}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, cfg: Config) -> int:
+    from .check import run_checks
+    return 0 if asyncio.run(run_checks(cfg)) else 1
+
+
+def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
+    try:
+        asyncio.run(Daemon(cfg).run(once=args.once))
+    except TransientError as exc:
+        logging.getLogger("maildesk.daemon").error("%s", exc)
+        return EX_TEMPFAIL
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
+    raw = sys.stdin.buffer.read() if args.file in (None, "-") else Path(args.file).read_bytes()
+    daemon = Daemon(cfg)
+    try:
+        outcome = daemon.handle(raw)
+    except TransientError as exc:
+        logging.getLogger("maildesk.daemon").warning("temporary failure, the MTA should retry: %s", exc)
+        return EX_TEMPFAIL
+    if outcome is None:
+        return EX_TEMPFAIL
+    asyncio.run(daemon.sender.flush())  # best effort: the daemon's sender retries what fails here
+    print(json.dumps({"outcome": outcome.kind.value, "ticket": outcome.ticket, "reason": outcome.reason,
+                      "duplicate": outcome.duplicate}))
+    return 0
+
+
+def cmd_customer(args: argparse.Namespace, cfg: Config) -> int:
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InputError("--password-stdin: empty password")
+    add_customer(open_store(cfg), args.id, args.name, args.contact or [], args.language, password)
+    print(f"customer {args.id} added")
+    return 0
+
+
+def cmd_contact(args: argparse.Namespace, cfg: Config) -> int:
+    add_contact(open_store(cfg), args.customer_id, args.email)
+    print(f"{args.email} is now a contact of {args.customer_id}")
+    return 0
+
+
+def cmd_ticket(args: argparse.Namespace, cfg: Config) -> int:
+    store = open_store(cfg)
+    if args.action == "list":
+        return views.ticket_list(store, args.json)
+    return views.ticket_show(store, args.number, args.json)
+
+
+def cmd_quarantine(args: argparse.Namespace, cfg: Config) -> int:
+    daemon = Daemon(cfg)
+    if args.action == "list":
+        return views.quarantine_list(daemon.store, args.json)
+    if args.action == "show":
+        return views.quarantine_show(daemon.store, args.id)
+    try:
+        outcome = daemon.pipeline.release(args.id)
+    except KeyError:
+        print(f"no held quarantine entry {args.id}", file=sys.stderr)
+        return 1
+    asyncio.run(daemon.sender.flush())
+    print(f"released {args.id}: {outcome.kind.value}" + (f" #{outcome.ticket}" if outcome.ticket else "")
+          + (f" ({outcome.reason})" if outcome.reason else ""))
+    return 0
+
+
+def cmd_outbox(args: argparse.Namespace, cfg: Config) -> int:
+    daemon = Daemon(cfg)
+    if args.action == "list":
+        return views.outbox_list(daemon.store, args.json)
+    status = views.outbox_retry(daemon.store, args.id)
+    if status == 0:
+        asyncio.run(daemon.sender.flush())
+    return status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="maildesk", description="Email-driven helpdesk daemon.")
+    p.add_argument("--config", help="path of rules.toml (default: $MAILDESK_CONFIG, else ./rules.toml)")
+    p.add_argument("--verbose", "-v", action="store_true", help="log at DEBUG level")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init", help="write a sample rules.toml and templates, create the database")
+    s.add_argument("dir", nargs="?", help="directory to initialise (default: .)")
+    sub.add_parser("check", help="validate config and templates, reach the IMAP and SMTP servers")
+    s = sub.add_parser("run", help="run the daemon (IDLE, poll fallback)")
+    s.add_argument("--once", action="store_true", help="drain the mailbox, deliver the outbox, exit")
+    s = sub.add_parser("ingest", help="process one raw message from a file or stdin (exit 75: retry later)")
+    s.add_argument("file", nargs="?", help="message file, or - for stdin (default)")
+
+    s = sub.add_parser("customer", help="manage customers").add_subparsers(dest="action", required=True)
+    a = s.add_parser("add", help="add a customer")
+    a.add_argument("id")
+    a.add_argument("--name", required=True)
+    a.add_argument("--contact", action="append", metavar="EMAIL", help="an address that may write (repeatable)")
+    a.add_argument("--language", choices=("en", "cs", "sk"))
+    a.add_argument("--password-stdin", action="store_true", help="read the customer's password from stdin")
+
+    s = sub.add_parser("contact", help="manage contacts").add_subparsers(dest="action", required=True)
+    a = s.add_parser("add", help="allow an address to write for a customer")
+    a.add_argument("customer_id")
+    a.add_argument("email")
+
+    s = sub.add_parser("ticket", help="inspect tickets").add_subparsers(dest="action", required=True)
+    a = s.add_parser("list", help="list tickets")
+    a.add_argument("--json", action="store_true")
+    a = s.add_parser("show", help="one ticket with its messages")
+    a.add_argument("number", type=int)
+    a.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("quarantine", help="held messages").add_subparsers(dest="action", required=True)
+    a = s.add_parser("list", help="list held messages")
+    a.add_argument("--json", action="store_true")
+    s.add_parser("show", help="one held message with its decision log").add_argument("id", type=int)
+    s.add_parser("release", help="reprocess a held message").add_argument("id", type=int)
+
+    s = sub.add_parser("outbox", help="outgoing mail").add_subparsers(dest="action", required=True)
+    a = s.add_parser("list", help="list outgoing mails and their state")
+    a.add_argument("--json", action="store_true")
+    s.add_parser("retry", help="send a deferred or dead mail again now").add_argument("id", type=int)
+    return p
+
+
+HANDLERS = {"check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "customer": cmd_customer,
+            "contact": cmd_contact, "ticket": cmd_ticket, "quarantine": cmd_quarantine, "outbox": cmd_outbox}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        for noisy in ("aioimaplib", "apscheduler", "mail-parser", "mailparser", "asyncio"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        if args.command == "init":
+            return cmd_init(args)
+        cfg = load(config_path(args.config))
+        return HANDLERS[args.command](args, cfg)
+    except ConfigError as exc:
+        print(f"maildesk: config error: {exc}", file=sys.stderr)
+        return 78  # EX_CONFIG
+    except (InputError, MaildeskError) as exc:
+        print(f"maildesk: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

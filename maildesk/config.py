@@ -1,0 +1,322 @@
+"""rules.toml as frozen dataclasses: every key has a default and a sentence of help.
+
+The schema below is the documentation: `maildesk check`, the README table and
+the tests all read it. Errors name the key and, where the file has it, the line.
+"""
+
+import dataclasses
+import os
+import re
+import tomllib
+import typing
+from dataclasses import MISSING, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def opt(default: Any, help: str, choices: tuple[str, ...] = ()) -> Any:
+    """A config key with a default value, help text and optional allowed values."""
+    kw: dict[str, Any] = {"metadata": {"help": help, "choices": choices}}
+    if isinstance(default, list):
+        kw["default_factory"] = lambda d=default: list(d)
+    else:
+        kw["default"] = default
+    return field(**kw)
+
+
+def req(help: str) -> Any:
+    """A required config key."""
+    return field(metadata={"help": help, "choices": ()})
+
+
+@dataclass(frozen=True)
+class Helpdesk:
+    name: str = req("Name of the helpdesk, used in mail signatures and the From display name.")
+    address: str = req("The helpdesk mail address customers write to; also the Reply-To of everything sent.")
+    tag: str = req("Subject tag prefix: tickets are tagged [TAG #N].")
+    language: str = opt("en", "Default template language when the customer has none.", ("en", "cs", "sk"))
+    data_dir: str = opt("var", "Directory for the SQLite database, raw mails and attachments (relative to rules.toml).")
+    templates_dir: str = opt("templates", "Directory of the mail templates (relative to rules.toml).")
+    confirm_followups: bool = opt(False, "Also send a confirmation for each follow-up mail, not only for new tickets.")
+
+
+@dataclass(frozen=True)
+class Imap:
+    enabled: bool = opt(True, "Fetch mail over IMAP; false when an MTA pipes mail into `maildesk ingest`.")
+    host: str = opt("localhost", "IMAP server host name.")
+    port: int = opt(993, "IMAP server port.")
+    security: str = opt("tls", "Connection security: implicit TLS, STARTTLS or none (loopback only).", ("tls", "starttls", "none"))
+    username: str = opt("", "IMAP login name.")
+    password: str = opt("", "IMAP password in clear text (prefer password_env or password_file).")
+    password_env: str = opt("", "Name of an environment variable holding the IMAP password.")
+    password_file: str = opt("", "File holding the IMAP password (relative to rules.toml).")
+    mailbox: str = opt("INBOX", "Folder maildesk reads new mail from.")
+    processed_folder: str = opt("maildesk-processed", "Folder a message is moved to once everything it caused is committed.")
+    quarantine_folder: str = opt("maildesk-quarantine", "Folder a quarantined message is moved to.")
+    idle: bool = opt(True, "Use IMAP IDLE when the server offers it, so new mail is seen at once.")
+    poll_interval: int = opt(60, "Seconds between polls when IDLE is off or missing; also the IDLE safety net.")
+    timeout: int = opt(30, "Seconds before an IMAP command without an answer counts as a stalled connection.")
+    reconnect_max: int = opt(300, "Upper bound in seconds of the exponential reconnect backoff.")
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str = opt("localhost", "SMTP server host name.")
+    port: int = opt(465, "SMTP server port.")
+    security: str = opt("tls", "Connection security: implicit TLS, STARTTLS or none (loopback only).", ("tls", "starttls", "none"))
+    username: str = opt("", "SMTP login name; empty for no authentication.")
+    password: str = opt("", "SMTP password in clear text (prefer password_env or password_file).")
+    password_env: str = opt("", "Name of an environment variable holding the SMTP password.")
+    password_file: str = opt("", "File holding the SMTP password (relative to rules.toml).")
+    timeout: int = opt(30, "Seconds before an SMTP conversation counts as failed (and is retried).")
+    retry_base: int = opt(30, "Seconds before the first retry of a mail the server deferred; doubles per attempt.")
+    retry_max: int = opt(3600, "Upper bound in seconds between two delivery attempts of one mail.")
+    give_up_hours: int = opt(72, "Hours after which a mail that still gets 4xx or no connection is marked dead.")
+
+
+@dataclass(frozen=True)
+class Authorise:
+    unknown_sender: str = opt("reject", "What a mail from an unknown address does: quarantine it and explain (reject) or open a ticket anyway (open).", ("reject", "open"))
+    notice_interval_hours: int = opt(24, "At most one explanation mail per unknown address in this many hours.")
+
+
+@dataclass(frozen=True)
+class Hours:
+    timezone: str = opt("UTC", "Time zone of the support hours (IANA name, e.g. Europe/Prague).")
+    days: list[str] = opt(["mon", "tue", "wed", "thu", "fri"], "Weekdays with support hours.")
+    start: str = opt("08:00", "Start of support hours (HH:MM).")
+    end: str = opt("17:00", "End of support hours (HH:MM).")
+
+
+@dataclass(frozen=True)
+class Sla:
+    first_response_hours: int = opt(8, "Target for the first response to a normal ticket, in support hours.")
+    express_first_response_hours: int = opt(2, "Target for the first response to an express ticket, in support hours.")
+
+
+@dataclass(frozen=True)
+class Processing:
+    max_attempts: int = opt(3, "A message whose processing fails this many times is quarantined as processing-failed.")
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str = req("Queue name.")
+    default: bool = opt(False, "New tickets land in this queue (exactly one queue is the default).")
+    lead: str = opt("", "Address of the queue lead (optional).")
+
+
+@dataclass(frozen=True)
+class Consultant:
+    email: str = req("The consultant's mail address; mail from it may write on every ticket.")
+    name: str = req("The consultant's name as customers see it.")
+    queues: list[str] = opt([], "Queues whose tickets this consultant handles.")
+    language: str = opt("en", "Language of the mails maildesk sends to this consultant.", ("en", "cs", "sk"))
+
+
+@dataclass(frozen=True)
+class Config:
+    helpdesk: Helpdesk
+    imap: Imap = field(default_factory=Imap)
+    smtp: Smtp = field(default_factory=Smtp)
+    authorise: Authorise = field(default_factory=Authorise)
+    hours: Hours = field(default_factory=Hours)
+    sla: Sla = field(default_factory=Sla)
+    processing: Processing = field(default_factory=Processing)
+    queue: tuple[Queue, ...] = (Queue(name="general", default=True),)
+    consultant: tuple[Consultant, ...] = ()
+    path: Path = Path("rules.toml")
+
+    def resolve(self, rel: str) -> Path:
+        """A path from the config, relative to the directory of rules.toml."""
+        p = Path(rel)
+        return p if p.is_absolute() else self.path.parent / p
+
+    @property
+    def data_dir(self) -> Path:
+        return self.resolve(self.helpdesk.data_dir)
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.resolve(self.helpdesk.templates_dir)
+
+    @property
+    def default_queue(self) -> str:
+        return next(q.name for q in self.queue if q.default)
+
+    def consultant_by_email(self, addr: str) -> Consultant | None:
+        addr = addr.lower()
+        return next((c for c in self.consultant if c.email.lower() == addr), None)
+
+
+SECTIONS: dict[str, type] = {
+    "helpdesk": Helpdesk, "imap": Imap, "smtp": Smtp, "authorise": Authorise,
+    "hours": Hours, "sla": Sla, "processing": Processing,
+}
+TABLE_ARRAYS: dict[str, type] = {"queue": Queue, "consultant": Consultant}
+
+
+def schema() -> list[tuple[str, dataclasses.Field]]:
+    """Every documented key as ('section.key', field), in file order."""
+    out = []
+    for sec, cls in {**SECTIONS, **TABLE_ARRAYS}.items():
+        out.extend((f"{sec}.{f.name}", f) for f in dataclasses.fields(cls))
+    return out
+
+
+def find_line(text: str, section: str, key: str | None, index: int | None = None) -> int | None:
+    """Best-effort line number of `key` in `[section]` (or the index-th `[[section]]`)."""
+    header = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(#.*)?$")
+    current, seen = None, -1
+    for no, line in enumerate(text.splitlines(), 1):
+        m = header.match(line)
+        if m:
+            current = m.group(1)
+            if current == section:
+                seen += 1
+                if key is None and (index is None or index == seen):
+                    return no
+            continue
+        if current == section and (index is None or index == seen) and key:
+            if re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+                return no
+    return None
+
+
+def _check_type(value: Any, tp: Any) -> bool:
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if typing.get_origin(tp) is list:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return False
+
+
+def _type_name(tp: Any) -> str:
+    return {bool: "true/false", int: "an integer", str: "a string"}.get(tp, "a list of strings")
+
+
+def _build(cls: type, data: Any, text: str, section: str, index: int | None = None) -> Any:
+    """Validate one table against its dataclass and build it."""
+    where = f"{section}[{index}]" if index is not None else section
+    if not isinstance(data, dict):
+        raise ConfigError("must be a table", key=where, line=find_line(text, section, None, index))
+    hints = typing.get_type_hints(cls)
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"unknown key (known: {', '.join(names)})", key=f"{where}.{key}",
+                              line=find_line(text, section, key, index))
+    kwargs = {}
+    for name, f in names.items():
+        line = find_line(text, section, name, index)
+        if name not in data:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise ConfigError("required key is missing", key=f"{where}.{name}",
+                                  line=find_line(text, section, None, index))
+            continue
+        value = data[name]
+        if not _check_type(value, hints[name]):
+            raise ConfigError(f"must be {_type_name(hints[name])}, not {value!r}", key=f"{where}.{name}", line=line)
+        choices = f.metadata.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"must be one of {', '.join(choices)}, not {value!r}", key=f"{where}.{name}", line=line)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def load(path: Path | str) -> Config:
+    """Read and validate rules.toml; raise ConfigError naming the key and the line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for key in data:
+        if key not in SECTIONS and key not in TABLE_ARRAYS:
+            raise ConfigError("unknown section", key=key, line=find_line(text, key, None))
+    if "helpdesk" not in data:
+        raise ConfigError("required section is missing", key="helpdesk")
+    parts: dict[str, Any] = {s: _build(c, data[s], text, s) for s, c in SECTIONS.items() if s in data}
+    for sec, cls in TABLE_ARRAYS.items():
+        if sec in data:
+            items = data[sec]
+            if not isinstance(items, list):
+                raise ConfigError(f"must be written as [[{sec}]] tables", key=sec, line=find_line(text, sec, None))
+            parts[sec] = tuple(_build(cls, item, text, sec, i) for i, item in enumerate(items))
+    cfg = Config(**parts, path=path.resolve())
+    _validate(cfg, text)
+    return cfg
+
+
+def _validate(cfg: Config, text: str) -> None:
+    """Cross-key checks that a single type check cannot make."""
+    if not re.fullmatch(r"[A-Za-z0-9]{1,16}", cfg.helpdesk.tag):
+        raise ConfigError("must be 1-16 letters or digits", key="helpdesk.tag", line=find_line(text, "helpdesk", "tag"))
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@localhost", cfg.helpdesk.address):
+        raise ConfigError("is not a mail address", key="helpdesk.address", line=find_line(text, "helpdesk", "address"))
+    defaults = [q.name for q in cfg.queue if q.default]
+    if len(defaults) != 1:
+        raise ConfigError(f"exactly one queue must have default = true (found {len(defaults)})", key="queue.default",
+                          line=find_line(text, "queue", None, 0))
+    names = {q.name for q in cfg.queue}
+    for i, c in enumerate(cfg.consultant):
+        for q in c.queues:
+            if q not in names:
+                raise ConfigError(f"names unknown queue {q!r}", key=f"consultant[{i}].queues",
+                                  line=find_line(text, "consultant", "queues", i))
+    for key in ("start", "end"):
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", getattr(cfg.hours, key)):
+            raise ConfigError("must be HH:MM", key=f"hours.{key}", line=find_line(text, "hours", key))
+    for d in cfg.hours.days:
+        if d not in WEEKDAYS:
+            raise ConfigError(f"unknown weekday {d!r} (use {', '.join(WEEKDAYS)})", key="hours.days",
+                              line=find_line(text, "hours", "days"))
+    try:
+        import zoneinfo
+        zoneinfo.ZoneInfo(cfg.hours.timezone)
+    except Exception:
+        raise ConfigError(f"unknown time zone {cfg.hours.timezone!r}", key="hours.timezone",
+                          line=find_line(text, "hours", "timezone")) from None
+    for sec in ("imap", "smtp"):
+        s = getattr(cfg, sec)
+        given = [k for k in ("password", "password_env", "password_file") if getattr(s, k)]
+        if len(given) > 1:
+            raise ConfigError(f"give only one of {', '.join(given)}", key=f"{sec}.{given[1]}",
+                              line=find_line(text, sec, given[1]))
+    if cfg.imap.enabled and not cfg.imap.username:
+        raise ConfigError("required when imap.enabled is true", key="imap.username", line=find_line(text, "imap", None))
+
+
+def secret(cfg: Config, section: str) -> str:
+    """The password of `imap` or `smtp`, from the key, the environment or a file."""
+    s = getattr(cfg, section)
+    if s.password:
+        return s.password
+    if s.password_env:
+        value = os.environ.get(s.password_env)
+        if value is None:
+            raise ConfigError(f"environment variable {s.password_env} is not set", key=f"{section}.password_env")
+        return value
+    if s.password_file:
+        try:
+            return cfg.resolve(s.password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read password file: {exc.strerror}", key=f"{section}.password_file") from None
+    return ""
+
+
+def config_path(arg: str | None) -> Path:
+    """--config, else $MAILDESK_CONFIG, else ./rules.toml."""
+    return Path(arg or os.environ.get("MAILDESK_CONFIG") or "rules.toml")

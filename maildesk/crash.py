@@ -1,0 +1,22 @@
+"""Deterministic crash and fault points for the nothing-lost tests.
+
+`MAILDESK_CRASH_AT=step` makes the process exit at once (no cleanup, like a
+power cut) when it reaches that step; `MAILDESK_FAULT_AT=step` raises an
+unexpected error there instead. Steps: after-fetch, before-commit,
+after-commit, after-smtp, process. Unset in production, these cost one dict
+lookup.
+"""
+
+from __future__ import annotations
+
+import os
+
+CRASH_EXIT_CODE = 86
+
+
+def point(step: str) -> None:
+    """Die or fail here when the environment asks for it."""
+    if os.environ.get("MAILDESK_CRASH_AT") == step:
+        os._exit(CRASH_EXIT_CODE)
+    if os.environ.get("MAILDESK_FAULT_AT") == step:
+        raise RuntimeError(f"injected fault at {step}")

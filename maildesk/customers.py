@@ -1,0 +1,56 @@
+"""Customers and their contacts: who may open tickets by writing from a known address."""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+
+from .errors import MaildeskError
+from .store import Store, now
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class InputError(MaildeskError):
+    """An operator gave a value maildesk cannot use (bad e-mail address, unknown customer)."""
+
+
+def check_email(addr: str) -> str:
+    addr = addr.strip().lower()
+    if not _EMAIL.match(addr):
+        raise InputError(f"not a plain e-mail address: {addr!r}")
+    return addr
+
+
+def add_customer(store: Store, cid: str, name: str, contacts: list[str], language: str | None,
+                 password: str | None) -> None:
+    """Create a customer; a password is kept only as an argon2id hash."""
+    if not _ID.match(cid):
+        raise InputError(f"customer ID must be 1-64 letters, digits, '.', '_' or '-': {cid!r}")
+    emails = [check_email(c) for c in contacts]
+    hashed = PasswordHasher().hash(password) if password else None
+    with store.transaction():
+        if store.one("SELECT id FROM customers WHERE id = ?", (cid,)):
+            raise InputError(f"customer {cid} exists already")
+        store.db["customers"].insert({"id": cid, "name": name, "language": language, "password_hash": hashed,
+                                      "created": now()})
+        for addr in emails:
+            _insert_contact(store, cid, addr, "operator")
+        store.event(None, None, "customer-added", {"customer": cid, "contacts": emails})
+
+
+def add_contact(store: Store, cid: str, addr: str, added_by: str = "operator", admin: bool = False) -> None:
+    """Allow `addr` to open and follow tickets for customer `cid`."""
+    addr = check_email(addr)
+    with store.transaction():
+        if not store.one("SELECT id FROM customers WHERE id = ?", (cid,)):
+            raise InputError(f"no customer {cid}")
+        _insert_contact(store, cid, addr, added_by, admin)
+        store.event(None, None, "contact-added", {"customer": cid, "email": addr, "by": added_by})
+
+
+def _insert_contact(store: Store, cid: str, addr: str, added_by: str, admin: bool = False) -> None:
+    store.db["contacts"].upsert({"customer_id": cid, "email": addr, "admin": int(admin), "added_by": added_by,
+                                 "created": now()}, pk=("customer_id", "email"))

@@ -1,0 +1,148 @@
+"""The daemon: wires fetch -> pipeline -> ack, the outbox sender and the scheduler.
+
+A message leaves the INBOX only after the pipeline committed everything it
+caused. A fault in one message is counted and, after `processing.max_attempts`,
+the message is quarantined, so it never blocks the mailbox. Outages back off
+exponentially and are logged once when they start and once when they end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import signal
+import traceback
+
+from . import crash, schedule
+from .config import Config
+from .errors import TransientError
+from .fetch import ImapSource
+from .models import Outcome
+from .pipeline import Pipeline
+from .send import OutboxSender
+from .store import Store
+
+log = logging.getLogger("maildesk.daemon")
+flog = logging.getLogger("maildesk.fetch")
+
+
+def open_store(cfg: Config) -> Store:
+    return Store(cfg.data_dir / "maildesk.db")
+
+
+class Daemon:
+    """One running maildesk: a fetch loop and a send loop sharing one store."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.store = open_store(cfg)
+        self.pipeline = Pipeline(cfg, self.store)
+        self.sender = OutboxSender(cfg, self.store)
+        self._imap_down = False
+
+    def handle(self, raw: bytes, uidvalidity: int | None = None, uid: int | None = None) -> Outcome | None:
+        """Process one message; None means 'leave it where it is and try again later'."""
+        try:
+            return self.pipeline.process(raw, uidvalidity=uidvalidity, uid=uid)
+        except TransientError:
+            raise
+        except Exception as exc:  # a bug or a mail we cannot handle: count it, never loop on it forever
+            key = hashlib.sha256(raw).hexdigest()
+            attempts = self.store.record_failure(key, traceback.format_exc(), uidvalidity=uidvalidity, uid=uid)
+            log.error("key:%s #- processing failed (attempt %d of %d): %s\n%s", key[:16], attempts,
+                      self.cfg.processing.max_attempts, exc, traceback.format_exc())
+            if attempts >= self.cfg.processing.max_attempts:
+                return self.pipeline.give_up(raw, f"{exc.__class__.__name__}: {exc}", attempts)
+            return None
+
+    async def drain(self, src: ImapSource) -> int:
+        """Process every message in the mailbox once; returns how many left it."""
+        mailbox = self.cfg.imap.mailbox
+        mark = self.store.watermark(mailbox)
+        if mark and mark["uidvalidity"] != src.uidvalidity:
+            flog.warning("UIDVALIDITY of %s changed (%s -> %s): mailbox was re-created; message keys prevent "
+                         "duplicates", mailbox, mark["uidvalidity"], src.uidvalidity)
+        moved = 0
+        for uid in await src.uids():
+            raw = await src.fetch(uid)
+            if raw is None:
+                continue
+            crash.point("after-fetch")
+            outcome = self.handle(raw, src.uidvalidity, uid)
+            if outcome is None:
+                continue
+            crash.point("after-commit")
+            c = self.cfg.imap
+            await src.move(uid, c.quarantine_folder if outcome.folder == "quarantine" else c.processed_folder)
+            self.store.set_watermark(mailbox, src.uidvalidity, uid)
+            moved += 1
+            self.sender.wake.set()
+        return moved
+
+    async def fetch_loop(self, once: bool = False) -> None:
+        """Connect, drain, wait for mail (IDLE or poll); reconnect with capped backoff."""
+        delay = 1.0
+        while True:
+            src = ImapSource(self.cfg)
+            try:
+                await src.connect()
+                if self._imap_down:
+                    flog.warning("IMAP server %s reachable again", self.cfg.imap.host)
+                    self._imap_down = False
+                delay = 1.0
+                while True:
+                    await self.drain(src)
+                    if once:
+                        return
+                    await src.wait_for_mail()
+            except TransientError as exc:
+                if once:
+                    raise
+                if not self._imap_down:
+                    flog.warning("%s; retrying with backoff (at most every %ds)", exc, self.cfg.imap.reconnect_max)
+                    self._imap_down = True
+                else:
+                    flog.debug("still down: %s", exc)
+            finally:
+                await src.close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, float(self.cfg.imap.reconnect_max))
+
+    async def send_loop(self) -> None:
+        """Deliver the outbox whenever something is committed or the scheduler ticks."""
+        while True:
+            self.sender.wake.clear()
+            await self.sender.flush()
+            await self.sender.wake.wait()
+
+    async def run(self, once: bool = False) -> None:
+        """`maildesk run`: forever (until SIGTERM/SIGINT), or drain once and deliver."""
+        self.sender.release_stale_claims()
+        if once:
+            if self.cfg.imap.enabled:
+                await self.fetch_loop(once=True)
+            await self.sender.flush()
+            return
+        sched = schedule.start(self.cfg, self.store, self.sender)
+        tasks = [asyncio.create_task(self.send_loop(), name="send")]
+        if self.cfg.imap.enabled:
+            tasks.append(asyncio.create_task(self.fetch_loop(), name="fetch"))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        log.info("maildesk running: %s (IMAP %s, SMTP %s:%d)", self.cfg.helpdesk.address,
+                 f"{self.cfg.imap.host}:{self.cfg.imap.port}" if self.cfg.imap.enabled else "off",
+                 self.cfg.smtp.host, self.cfg.smtp.port)
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for t in [waiter, *tasks]:
+            t.cancel()
+        sched.shutdown(wait=False)
+        for t in done:
+            if t is not waiter and t.exception():
+                raise t.exception()
+        log.info("maildesk stopped")

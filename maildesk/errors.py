@@ -1,0 +1,59 @@
+"""The one exception tree of maildesk.
+
+Normal outcomes (a stranger, an automatic mail, a broken message) are
+*decisions* returned by the pipeline stages, never exceptions. Exceptions are
+for faults, and the branch tells the caller what to do about them::
+
+    MaildeskError
+    ├── ConfigError            rules.toml or templates are wrong; names key and line
+    ├── TransientError         try again later, the message stays where it is
+    │   ├── MailServerDown     IMAP/SMTP unreachable, timed out or said 4xx
+    │   └── StorageBusy        SQLite locked or the disk is full
+    └── PermanentError         retrying will not help
+        └── DeliveryRejected   the SMTP server said 5xx
+"""
+
+from __future__ import annotations
+
+
+class MaildeskError(Exception):
+    """Root of every fault raised by maildesk."""
+
+
+class ConfigError(MaildeskError):
+    """Configuration or template error; the message names the key and the line."""
+
+    def __init__(self, message: str, *, key: str | None = None, line: int | None = None) -> None:
+        where = ""
+        if key:
+            where += f"{key}: "
+        if line:
+            where = f"line {line}: " + where
+        super().__init__(where + message)
+        self.key = key
+        self.line = line
+
+
+class TransientError(MaildeskError):
+    """A fault that may go away by itself: retry with backoff."""
+
+
+class MailServerDown(TransientError):
+    """The IMAP or SMTP server could not be reached, timed out or answered 4xx."""
+
+
+class StorageBusy(TransientError):
+    """SQLite is locked by another writer or the disk refused a write."""
+
+
+class PermanentError(MaildeskError):
+    """A fault that retrying will not fix."""
+
+
+class DeliveryRejected(PermanentError):
+    """The SMTP server refused a mail for good (5xx)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"{code} {reason}")
+        self.code = code
+        self.reason = reason

@@ -1,0 +1,176 @@
+"""Fetch stage: the IMAP side (aioimaplib): connect, list, fetch, move, IDLE.
+
+Messages are read with BODY.PEEK[] so that a crash leaves them unread and in
+the INBOX; they are moved out only after the pipeline has committed what they
+caused. UIDVALIDITY + UID are kept as a watermark in SQLite, and the
+message key (sha256 of the bytes) makes a re-fetch harmless even when the
+mailbox was re-created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+
+import aioimaplib
+from aioimaplib import quoted
+
+from .config import Config, secret
+from .errors import MailServerDown
+
+log = logging.getLogger("maildesk.fetch")
+
+STOP = aioimaplib.STOP_WAIT_SERVER_PUSH
+
+
+class ImapSource:
+    """One logged-in IMAP connection with the helpdesk mailbox selected."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.imap: aioimaplib.IMAP4 | None = None
+        self.uidvalidity = 0
+        self.lost = False
+
+    async def connect(self) -> None:
+        """Connect, log in, create the folders we move to, select the mailbox."""
+        c = self.cfg.imap
+        self.lost = False
+        try:
+            if c.security == "tls":
+                imap = aioimaplib.IMAP4_SSL(c.host, c.port, timeout=c.timeout, ssl_context=ssl.create_default_context())
+            else:
+                imap = aioimaplib.IMAP4(c.host, c.port, timeout=c.timeout)
+            imap.protocol.conn_lost_cb = self._connection_lost
+            self.imap = imap
+            await imap.wait_hello_from_server()
+            if c.security == "starttls":
+                await self._starttls(imap)
+            resp = await imap.login(c.username, secret(self.cfg, "imap"))
+            if resp.result != "OK":
+                raise MailServerDown(f"IMAP login as {c.username} refused: {_text(resp)}")
+            await imap.protocol.capability()
+            for folder in (c.processed_folder, c.quarantine_folder):
+                await imap.create(quoted(folder))  # NO when it exists already: fine
+            resp = await imap.select(quoted(c.mailbox))
+            if resp.result != "OK":
+                raise MailServerDown(f"cannot select {c.mailbox}: {_text(resp)}")
+            self.uidvalidity = _uidvalidity(resp)
+        except (OSError, asyncio.TimeoutError, aioimaplib.AioImapException) as exc:
+            await self.close()
+            raise MailServerDown(f"IMAP {c.host}:{c.port}: {exc.__class__.__name__}: {exc}") from exc
+
+    async def _starttls(self, imap: aioimaplib.IMAP4) -> None:
+        """aioimaplib has no STARTTLS: issue it, then upgrade the transport in place."""
+        proto = imap.protocol
+        resp = await proto.execute(aioimaplib.Command("STARTTLS", proto.new_tag(), loop=proto.loop))
+        if resp.result != "OK":
+            raise MailServerDown(f"STARTTLS refused: {_text(resp)}")
+        loop = asyncio.get_running_loop()
+        proto.transport = await loop.start_tls(proto.transport, proto, ssl.create_default_context(),
+                                               server_hostname=self.cfg.imap.host)
+        await proto.capability()
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self.imap is not None:
+            self.imap.protocol.idle_queue.put_nowait(STOP)
+
+    async def close(self) -> None:
+        imap, self.imap = self.imap, None
+        if imap is None:
+            return
+        try:
+            if not self.lost:
+                await asyncio.wait_for(imap.logout(), 5)
+        except Exception:  # a dying connection may fail in any way; we are leaving anyway
+            pass
+
+    async def _call(self, coro, what: str) -> aioimaplib.Response:
+        """Run one IMAP command; a lost or stalled connection becomes MailServerDown."""
+        if self.imap is None or self.lost:
+            raise MailServerDown("IMAP connection lost")
+        try:
+            return await asyncio.wait_for(coro, self.cfg.imap.timeout)
+        except (OSError, asyncio.TimeoutError, aioimaplib.AioImapException) as exc:
+            self.lost = True
+            raise MailServerDown(f"IMAP {what}: {exc.__class__.__name__}: {exc}") from exc
+
+    async def uids(self) -> list[int]:
+        """UIDs of every message still in the mailbox, oldest first."""
+        resp = await self._call(self.imap.uid_search("ALL", charset=None), "UID SEARCH")
+        if resp.result != "OK":
+            raise MailServerDown(f"UID SEARCH: {_text(resp)}")
+        found: list[int] = []
+        for line in resp.lines[:-1]:
+            if isinstance(line, bytes):
+                found.extend(int(x) for x in re.findall(rb"\d+", line.replace(b"SEARCH", b"")))
+        return sorted(set(found))
+
+    async def fetch(self, uid: int) -> bytes | None:
+        """The raw bytes of one message, without setting \\Seen; None when it is gone."""
+        resp = await self._call(self.imap.uid("fetch", str(uid), "(UID BODY.PEEK[])"), "UID FETCH")
+        if resp.result != "OK":
+            raise MailServerDown(f"UID FETCH {uid}: {_text(resp)}")
+        for line in resp.lines:
+            if isinstance(line, bytearray):
+                return bytes(line)
+        return None
+
+    async def move(self, uid: int, folder: str) -> None:
+        """Move one message out of the mailbox (MOVE, else COPY + \\Deleted + UID EXPUNGE)."""
+        imap = self.imap
+        if imap is not None and imap.has_capability("MOVE"):
+            resp = await self._call(imap.uid("move", str(uid), quoted(folder)), "UID MOVE")
+            if resp.result != "OK":
+                raise MailServerDown(f"UID MOVE {uid}: {_text(resp)}")
+            return
+        resp = await self._call(imap.uid("copy", str(uid), quoted(folder)), "UID COPY")
+        if resp.result != "OK":
+            raise MailServerDown(f"UID COPY {uid}: {_text(resp)}")
+        await self._call(imap.uid("store", str(uid), "+FLAGS.SILENT", r"(\Deleted)"), "UID STORE")
+        if imap.has_capability("UIDPLUS"):
+            await self._call(imap.uid("expunge", str(uid)), "UID EXPUNGE")
+        else:
+            await self._call(imap.expunge(), "EXPUNGE")
+
+    async def wait_for_mail(self) -> None:
+        """Return when new mail may be there: IDLE push, or the poll interval."""
+        c = self.cfg.imap
+        if not (c.idle and self.imap is not None and self.imap.has_capability("IDLE")):
+            await asyncio.sleep(c.poll_interval)
+            return
+        idle = await self._call(self.imap.idle_start(timeout=c.poll_interval), "IDLE")
+        try:
+            while True:
+                lines = await asyncio.wait_for(self.imap.wait_server_push(), c.poll_interval + c.timeout)
+                if lines == STOP or any(b"EXISTS" in ln for ln in lines if isinstance(ln, bytes)):
+                    break
+        except asyncio.TimeoutError:
+            self.lost = True  # no push and no timer: the connection has stalled
+            raise MailServerDown("IMAP IDLE stalled") from None
+        finally:
+            if not self.lost:
+                self.imap.idle_done()
+                try:
+                    await asyncio.wait_for(idle, c.timeout)
+                except (asyncio.TimeoutError, aioimaplib.AioImapException):
+                    self.lost = True
+        if self.lost:
+            raise MailServerDown("IMAP connection lost during IDLE")
+
+
+def _text(resp: aioimaplib.Response) -> str:
+    last = resp.lines[-1] if resp.lines else b""
+    return last.decode(errors="replace") if isinstance(last, (bytes, bytearray)) else str(last)
+
+
+def _uidvalidity(resp: aioimaplib.Response) -> int:
+    for line in resp.lines:
+        if isinstance(line, bytes):
+            m = re.search(rb"UIDVALIDITY (\d+)", line)
+            if m:
+                return int(m.group(1))
+    return 0

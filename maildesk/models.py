@@ -1,0 +1,95 @@
+"""The small frozen values the pipeline stages hand to each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attachment; `filename` is display data only, never a path."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """What parse makes of one raw message; `key` identifies it across re-fetches."""
+
+    key: str
+    raw: bytes
+    message_id: str
+    from_addr: str
+    from_name: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    subject: str
+    in_reply_to: str
+    references: tuple[str, ...]
+    date: str
+    text: str
+    attachments: tuple[Attachment, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+    defect: str = ""  # a Reason code when the mail cannot become a ticket
+
+
+class Reason(str, Enum):
+    """The fixed list of quarantine reason codes (documented in the README)."""
+
+    BAD_FROM = "bad-from"
+    UNPARSEABLE = "unparseable"
+    UNKNOWN_SENDER = "unknown-sender"
+    PROCESSING_FAILED = "processing-failed"
+
+
+class Kind(str, Enum):
+    """What happened to one inbound message."""
+
+    NEW = "new"
+    FOLLOWUP = "followup"
+    IGNORED = "ignored"
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who wrote, as authorise sees it: a customer's contact, a consultant, or nobody known."""
+
+    address: str
+    name: str
+    role: str  # "contact" | "consultant" | "stranger"
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A stage's verdict: open a ticket, follow up on one, ignore, or quarantine with a reason."""
+
+    kind: Kind
+    ticket: int | None = None
+    reason: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The end of one message's journey, after the commit."""
+
+    key: str
+    kind: Kind
+    ticket: int | None
+    reason: str = ""
+    duplicate: bool = False
+
+    @property
+    def folder(self) -> str:
+        """Which IMAP folder the message belongs in now: 'processed' or 'quarantine'."""
+        return "quarantine" if self.kind is Kind.QUARANTINED else "processed"

@@ -1,0 +1,127 @@
+"""Notify stage: render templates into complete outgoing mails and queue them in the outbox.
+
+Templates are files under templates/<lang>/<name>.txt: a `Subject:` line, a
+blank line, then the body. They are rendered with jinja2 and StrictUndefined;
+mail content is only ever passed in as data, never compiled as a template.
+Every header value that came from a mail is cleaned before it goes out.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import logging
+import secrets
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .classify import LOOP_HEADER
+from .config import Config
+from .parse import clean_header
+from .store import Store, now
+
+log = logging.getLogger("maildesk.notify")
+
+TEMPLATES = ("confirmation", "unknown_sender")
+LANGUAGES = ("en", "cs", "sk")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One rendered mail, ready for the outbox."""
+
+    kind: str
+    rcpt: str
+    subject: str
+    message_id: str
+    raw: bytes
+
+
+class Renderer:
+    """jinja2 over templates_dir, strict about undefined names."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(cfg.templates_dir)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+        )
+
+    def pick(self, name: str, language: str | None) -> str:
+        """The template path for a language, falling back to the helpdesk language, then English."""
+        for lang in (language, self.cfg.helpdesk.language, "en"):
+            if lang and (Path(self.cfg.templates_dir) / lang / f"{name}.txt").is_file():
+                return f"{lang}/{name}.txt"
+        raise jinja2.TemplateNotFound(f"{name}.txt")
+
+    def render(self, name: str, language: str | None, **ctx: Any) -> tuple[str, str]:
+        """(subject, body) of a template."""
+        text = self.env.get_template(self.pick(name, language)).render(helpdesk=self.cfg.helpdesk, **ctx)
+        head, _, body = text.partition("\n\n")
+        if not head.lower().startswith("subject:"):
+            raise jinja2.TemplateError(f"{name}: the first line must be 'Subject: ...'")
+        return clean_header(head[len("subject:"):]), body.strip() + "\n"
+
+
+def new_message_id(cfg: Config, ticket: int | None) -> str:
+    domain = cfg.helpdesk.address.rpartition("@")[2]
+    return f"<md.{ticket or 0}.{secrets.token_hex(10)}@{domain}>"
+
+
+def build(cfg: Config, *, kind: str, rcpt: str, subject: str, body: str, ticket: int | None,
+          auto: str = "auto-replied", in_reply_to: str = "", references: tuple[str, ...] = (),
+          language: str = "en") -> Outgoing:
+    """A complete RFC 5322 message with the headers every maildesk mail carries."""
+    msg = EmailMessage(policy=email.policy.SMTP)
+    mid = new_message_id(cfg, ticket)
+    msg["From"] = email.utils.formataddr((clean_header(cfg.helpdesk.name), cfg.helpdesk.address))
+    msg["To"] = clean_header(rcpt)
+    msg["Reply-To"] = cfg.helpdesk.address
+    msg["Subject"] = clean_header(subject)
+    msg["Date"] = email.utils.formatdate(localtime=False)
+    msg["Message-ID"] = mid
+    refs = [f"<{r}>" for r in (*references, in_reply_to) if r]
+    if in_reply_to:
+        msg["In-Reply-To"] = f"<{clean_header(in_reply_to)}>"
+    if refs:
+        msg["References"] = clean_header(" ".join(dict.fromkeys(refs)))
+    msg["Auto-Submitted"] = auto
+    msg[LOOP_HEADER] = cfg.helpdesk.address
+    msg["Content-Language"] = language
+    msg.set_content(body, charset="utf-8")
+    return Outgoing(kind, clean_header(rcpt), clean_header(subject), mid.strip("<>"), msg.as_bytes())
+
+
+def enqueue(store: Store, cfg: Config, out: Outgoing, ticket: int | None) -> None:
+    """Write a mail to the outbox; call inside the transaction of the change that caused it."""
+    store.db["outbox"].insert({
+        "ticket": ticket, "kind": out.kind, "message_id": out.message_id, "mail_from": cfg.helpdesk.address,
+        "rcpt": out.rcpt, "subject": out.subject, "raw": out.raw, "status": "pending", "attempts": 0,
+        "next_attempt": now(), "created": now(),
+    })
+    if ticket is not None:
+        store.db["thread_ids"].upsert({"message_id": out.message_id, "ticket": ticket}, pk="message_id")
+    store.event(ticket, None, "mail-queued", {"kind": out.kind, "to": out.rcpt, "message_id": out.message_id})
+
+
+def check_templates(cfg: Config, samples: dict[str, dict[str, Any]]) -> list[str]:
+    """Render every template in every language with sample data; return the problems found."""
+    problems = []
+    renderer = Renderer(cfg)
+    for lang in LANGUAGES:
+        for name in TEMPLATES:
+            path = Path(cfg.templates_dir) / lang / f"{name}.txt"
+            if not path.is_file():
+                problems.append(f"{lang}/{name}.txt: missing")
+                continue
+            try:
+                renderer.render(name, lang, **samples[name])
+            except jinja2.TemplateError as exc:
+                problems.append(f"{lang}/{name}.txt: {exc}")
+    return problems

@@ -1,0 +1,203 @@
+"""The pipeline, written once in the order the data flows.
+
+    parse -> (already done?) -> classify -> authorise -> thread or open -> rules
+          -> store (one transaction: ticket, message, attachments, outbox, events)
+
+Fetching and acknowledging (the IMAP MOVE) are the caller's: fetch.py for
+IMAP, cli.py for `ingest`. Everything here is synchronous and never awaits
+inside a transaction, which makes the daemon's one coroutine the one writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from . import crash
+from .authorise import authorise, may_write
+from .blobs import BlobStore
+from .classify import HUMAN, classify
+from .config import Config
+from .models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
+from .notify import Renderer, build, enqueue
+from .parse import parse
+from .rules import queue_position, route
+from .store import Store, now
+from .thread import find_ticket, format_tag, strip_tag
+
+log = logging.getLogger("maildesk.pipeline")
+
+
+def label(mail: ParsedMail) -> str:
+    """How a mail is named in logs: its Message-ID, or its key when it has none."""
+    return f"<{mail.message_id}>" if mail.message_id else f"key:{mail.key[:16]}"
+
+
+class Pipeline:
+    """Turns raw messages into committed decisions."""
+
+    def __init__(self, cfg: Config, store: Store) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.blobs = BlobStore(cfg.data_dir / "blobs")
+        self.renderer = Renderer(cfg)
+
+    def process(self, raw: bytes, *, uidvalidity: int | None = None, uid: int | None = None,
+                force: bool = False) -> Outcome:
+        """Process one raw message; a message seen before returns its first outcome unchanged."""
+        mail = parse(raw)
+        crash.point("process")
+        done = self.store.inbound(mail.key)
+        if done and done["outcome"] and not force:
+            log.info("%s #%s duplicate: already %s", label(mail), done["ticket"] or "-", done["outcome"])
+            return Outcome(mail.key, Kind(done["outcome"]), done["ticket"], done["reason"] or "", duplicate=True)
+        decision, sender = self.decide(mail)
+        raw_sha = self.blobs.put(raw)
+        for att in mail.attachments:
+            self.blobs.put(att.data)
+        with self.store.transaction():
+            ticket = self.apply(mail, decision, sender, raw_sha)
+            self.store.db["inbound"].upsert({
+                "key": mail.key, "message_id": mail.message_id, "sender": mail.from_addr,
+                "subject": mail.subject, "outcome": decision.kind.value, "ticket": ticket,
+                "reason": decision.reason, "uidvalidity": uidvalidity, "uid": uid, "raw_sha256": raw_sha,
+                "updated": now(),
+            }, pk="key")
+            crash.point("before-commit")
+        log.info("%s #%s %s %s%s", label(mail), ticket or "-", decision.kind.value, decision.reason,
+                 f" ({decision.detail})" if decision.detail else "")
+        return Outcome(mail.key, decision.kind, ticket, decision.reason)
+
+    def decide(self, mail: ParsedMail) -> tuple[Decision, Sender | None]:
+        """classify -> authorise -> thread: what should happen to this mail."""
+        if mail.defect:
+            return Decision(Kind.QUARANTINED, reason=mail.defect), None
+        kind = classify(mail, self.cfg)
+        if kind != HUMAN:
+            return Decision(Kind.IGNORED, reason=kind), None
+        sender = authorise(mail, self.store, self.cfg)
+        number, clue = find_ticket(mail, self.store, self.cfg.helpdesk.tag)
+        detail = ""
+        if number is not None:
+            if may_write(sender, self.store.ticket(number)):
+                return Decision(Kind.FOLLOWUP, ticket=number, detail=f"by {clue}"), sender
+            detail = f"{sender.address} may not write on #{number}; {clue} ignored"
+            logging.getLogger("maildesk.auth").warning("%s #%s refused: %s", label(mail), number, detail)
+        if sender.role == "stranger" and self.cfg.authorise.unknown_sender == "reject":
+            return Decision(Kind.QUARANTINED, reason=Reason.UNKNOWN_SENDER.value, detail=detail), sender
+        return Decision(Kind.NEW, detail=detail or f"{sender.role} {sender.address}"), sender
+
+    # -- apply: inside the transaction -------------------------------------------
+
+    def apply(self, mail: ParsedMail, d: Decision, sender: Sender | None, raw_sha: str) -> int | None:
+        """Write what the decision means; returns the ticket number, if any."""
+        if d.kind is Kind.NEW:
+            return self._open(mail, sender, raw_sha)
+        if d.kind is Kind.FOLLOWUP:
+            return self._follow_up(mail, d.ticket, sender, raw_sha)
+        if d.kind is Kind.QUARANTINED:
+            self.quarantine(mail, d.reason, raw_sha)
+            if d.reason == Reason.UNKNOWN_SENDER.value and sender:
+                self._explain_unknown(mail)
+            return None
+        self.store.event(None, mail.key, "ignored", {"class": d.reason, "from": mail.from_addr})
+        return None
+
+    def _open(self, mail: ParsedMail, sender: Sender, raw_sha: str) -> int:
+        store, cfg = self.store, self.cfg
+        number = store.next_ticket_number()
+        customer = store.one("SELECT * FROM customers WHERE id = ?", (sender.customer_id,)) if sender.customer_id else None
+        language = (customer or {}).get("language") or cfg.helpdesk.language
+        r = route(cfg, datetime.now(timezone.utc))
+        subject = strip_tag(mail.subject, cfg.helpdesk.tag) or "(no subject)"
+        store.db["tickets"].insert({
+            "number": number, "subject": subject, "status": "open", "queue": r.queue, "priority": r.priority,
+            "customer_id": sender.customer_id, "requester": sender.address, "comm_address": sender.address,
+            "assignee": None, "first_response_due": r.first_response_due.isoformat(timespec="minutes"),
+            "language": language, "created": now(), "updated": now(),
+        })
+        self._message(number, mail, "in", raw_sha)
+        store.event(number, mail.key, "opened", {"by": sender.address, "role": sender.role, "queue": r.queue})
+        due = r.first_response_due.astimezone(ZoneInfo(cfg.hours.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+        ctx = {
+            "ticket": {"number": number, "tag": format_tag(cfg.helpdesk.tag, number), "subject": subject,
+                       "queue": r.queue, "position": queue_position(store, r.queue, number), "due": due,
+                       "priority": r.priority},
+            "customer_name": (customer or {}).get("name", ""),
+            "requester_name": sender.name,
+            "hours": cfg.hours,
+        }
+        self._send("confirmation", mail, number, language, ctx)
+        return number
+
+    def _follow_up(self, mail: ParsedMail, number: int, sender: Sender, raw_sha: str) -> int:
+        ticket = self.store.ticket(number)
+        direction = "note" if sender.role == "consultant" else "in"
+        self._message(number, mail, direction, raw_sha)
+        self.store.db["tickets"].update(number, {"updated": now()})
+        self.store.event(number, mail.key, "follow-up", {"by": sender.address, "role": sender.role})
+        if self.cfg.helpdesk.confirm_followups and sender.role != "consultant":
+            ctx = {"ticket": {"number": number, "tag": format_tag(self.cfg.helpdesk.tag, number),
+                              "subject": ticket["subject"], "queue": ticket["queue"], "position": None,
+                              "due": None, "priority": ticket["priority"]},
+                   "customer_name": "", "requester_name": sender.name, "hours": self.cfg.hours}
+            self._send("confirmation", mail, number, ticket["language"], ctx)
+        return number
+
+    def _message(self, number: int, mail: ParsedMail, direction: str, raw_sha: str) -> None:
+        row = self.store.db["messages"].insert({
+            "ticket": number, "direction": direction, "message_id": mail.message_id, "message_key": mail.key,
+            "from_addr": mail.from_addr, "to_addrs": ", ".join(mail.to + mail.cc), "date": mail.date,
+            "subject": mail.subject, "text": mail.text, "raw_sha256": raw_sha, "created": now(),
+        })
+        for att in mail.attachments:
+            self.store.db["attachments"].insert({"message": row.last_pk, "filename": att.filename,
+                                                 "content_type": att.content_type, "size": att.size,
+                                                 "sha256": att.sha256})
+        if mail.message_id:
+            self.store.db["thread_ids"].upsert({"message_id": mail.message_id, "ticket": number}, pk="message_id")
+
+    def _send(self, template: str, mail: ParsedMail, number: int | None, language: str, ctx: dict) -> None:
+        subject, body = self.renderer.render(template, language, **ctx)
+        out = build(self.cfg, kind=template, rcpt=mail.from_addr, subject=subject, body=body, ticket=number,
+                    in_reply_to=mail.message_id, references=mail.references, language=language)
+        enqueue(self.store, self.cfg, out, number)
+
+    def _explain_unknown(self, mail: ParsedMail) -> None:
+        if not self.store.notice_allowed(mail.from_addr, "unknown-sender", self.cfg.authorise.notice_interval_hours):
+            self.store.event(None, mail.key, "notice-suppressed", {"to": mail.from_addr, "kind": "unknown-sender"})
+            return
+        self._send("unknown_sender", mail, None, self.cfg.helpdesk.language,
+                   {"sender": mail.from_addr, "subject": mail.subject})
+
+    def quarantine(self, mail: ParsedMail, reason: str, raw_sha: str, attempts: int = 1) -> None:
+        """Hold a message for an operator, with its reason code."""
+        self.store.db["quarantine"].insert({
+            "key": mail.key, "reason": reason, "sender": mail.from_addr, "subject": mail.subject,
+            "date": mail.date, "raw_sha256": raw_sha, "attempts": attempts, "status": "held", "created": now(),
+        })
+        self.store.event(None, mail.key, "quarantined", {"reason": reason, "from": mail.from_addr})
+
+    def give_up(self, raw: bytes, error: str, attempts: int) -> Outcome:
+        """Quarantine a message whose processing kept failing, so it never blocks the mailbox."""
+        mail = parse(raw)
+        raw_sha = self.blobs.put(raw)
+        reason = Reason.PROCESSING_FAILED.value
+        with self.store.transaction():
+            self.quarantine(mail, reason, raw_sha, attempts)
+            self.store.db["inbound"].upsert({"key": mail.key, "outcome": Kind.QUARANTINED.value, "reason": reason,
+                                             "raw_sha256": raw_sha, "updated": now()}, pk="key")
+        log.error("%s #- quarantined %s after %d attempts: %s", label(mail), reason, attempts, error)
+        return Outcome(mail.key, Kind.QUARANTINED, None, reason)
+
+    def release(self, qid: int) -> Outcome:
+        """Reprocess a quarantined message (e.g. after the sender was added as a contact)."""
+        row = self.store.one("SELECT * FROM quarantine WHERE id = ?", (qid,))
+        if not row or row["status"] != "held":
+            raise KeyError(qid)
+        outcome = self.process(self.blobs.get(row["raw_sha256"]), force=True)
+        with self.store.transaction():
+            self.store.db["quarantine"].update(qid, {"status": "released"})
+            self.store.event(outcome.ticket, row["key"], "released", {"quarantine": qid, "outcome": outcome.kind.value})
+        return outcome

@@ -1,0 +1,63 @@
+"""Rules stage: queue, priority and the first-response target from rules.toml.
+
+The target is counted in support hours (weekdays and times from [hours]), so
+a mail on Friday evening is due on Monday, not at midnight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from .config import WEEKDAYS, Config, Hours
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a new ticket goes and when its first answer is due."""
+
+    queue: str
+    priority: str
+    first_response_due: datetime
+
+
+def _hm(value: str) -> time:
+    h, m = value.split(":")
+    return time(int(h), int(m))
+
+
+def add_support_hours(start: datetime, hours: float, cfg: Hours) -> datetime:
+    """The moment `hours` of support time after `start` have passed."""
+    tz = ZoneInfo(cfg.timezone)
+    t = start.astimezone(tz)
+    open_t, close_t = _hm(cfg.start), _hm(cfg.end)
+    left = timedelta(hours=hours)
+    days = {WEEKDAYS.index(d) for d in cfg.days}
+    if not days or open_t >= close_t:
+        return (start + left).astimezone(timezone.utc)
+    for _ in range(3660):  # at most ten years of days; a safety bound, not a real limit
+        day_open = datetime.combine(t.date(), open_t, tz)
+        day_close = datetime.combine(t.date(), close_t, tz)
+        if t.weekday() in days and t < day_close:
+            begin = max(t, day_open)
+            if begin + left <= day_close:
+                return (begin + left).astimezone(timezone.utc)
+            left -= day_close - begin
+        t = datetime.combine(t.date() + timedelta(days=1), time(0), tz)
+    return (start + timedelta(hours=hours)).astimezone(timezone.utc)
+
+
+def route(cfg: Config, received: datetime, priority: str = "normal") -> Route:
+    """Queue, priority and first-response target of a new ticket."""
+    target = cfg.sla.express_first_response_hours if priority == "express" else cfg.sla.first_response_hours
+    return Route(cfg.default_queue, priority, add_support_hours(received, target, cfg.hours))
+
+
+def queue_position(store: Store, queue: str, number: int) -> int:
+    """How many open tickets of the queue are ahead of this one, plus one."""
+    row = store.one(
+        "SELECT COUNT(*) AS n FROM tickets WHERE queue = ? AND status = 'open' AND number < ?", (queue, number)
+    )
+    return (row["n"] if row else 0) + 1

@@ -1,0 +1,42 @@
+"""Scheduled jobs (APScheduler 3.x on the daemon's event loop).
+
+- outbox-retry: wakes the outbox sender, so deferred mails go out when due;
+- housekeeping: forgets expired notice rate-limit entries and checkpoints the WAL.
+
+Jobs only *wake* work or run short writes on the loop thread, so the daemon
+keeps a single SQLite writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from .config import Config
+from .send import OutboxSender
+from .store import Store
+
+log = logging.getLogger("maildesk.schedule")
+
+
+def housekeeping(store: Store, cfg: Config, sender: OutboxSender) -> None:
+    """Drop expired notice entries, free mails of a dead sender, keep the WAL file small."""
+    sender.release_stale_claims()
+    cutoff = (datetime.now(timezone.utc) - timedelta(hours=cfg.authorise.notice_interval_hours))
+    with store.transaction():
+        n = store.db.execute("DELETE FROM notices WHERE last_sent < ?", (cutoff.isoformat(timespec="seconds"),)).rowcount
+    store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    log.debug("housekeeping: %d expired notice entries removed", n)
+
+
+def start(cfg: Config, store: Store, sender: OutboxSender) -> AsyncIOScheduler:
+    """Start the scheduler on the running loop and return it (call .shutdown() to stop)."""
+    sched = AsyncIOScheduler(timezone=timezone.utc)
+    tick = max(1, min(cfg.smtp.retry_base, 15))
+    sched.add_job(sender.wake.set, "interval", seconds=tick, id="outbox-retry", coalesce=True, max_instances=1)
+    sched.add_job(housekeeping, "interval", hours=1, args=(store, cfg, sender), id="housekeeping", coalesce=True,
+                  max_instances=1, next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
+    sched.start()
+    return sched

@@ -1,0 +1,149 @@
+"""Outbox sender: delivers queued mails over SMTP, each once.
+
+4xx answers and connection failures are retried with capped exponential
+backoff (and logged once per outage, not per try); 5xx answers mark the mail
+dead with the server's reason. A crash between the server's 250 and our
+'sent' mark can repeat one mail: that SMTP window is the only duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from datetime import datetime, timedelta, timezone
+
+import aiosmtplib
+
+from . import crash
+from .config import Config, secret
+from .store import Store, now
+
+log = logging.getLogger("maildesk.smtp")
+
+
+def backoff(attempts: int, base: int, cap: int) -> int:
+    """Seconds to wait after the given number of failed attempts: base * 2^(n-1), at most cap."""
+    return min(cap, base * 2 ** max(0, attempts - 1))
+
+
+class OutboxSender:
+    """Sends what is due in the outbox table; one instance per process."""
+
+    def __init__(self, cfg: Config, store: Store) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.down_since: datetime | None = None
+        self.wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def _smtp_args(self) -> dict:
+        s = self.cfg.smtp
+        args: dict = {"hostname": s.host, "port": s.port, "timeout": s.timeout,
+                      "use_tls": s.security == "tls", "start_tls": s.security == "starttls"}
+        if s.security == "none":
+            args["start_tls"] = False
+        if s.security != "none":
+            args["tls_context"] = ssl.create_default_context()
+        if s.username:
+            args["username"], args["password"] = s.username, secret(self.cfg, "smtp")
+        return args
+
+    def due(self, limit: int = 50) -> list[dict]:
+        return self.store.all("SELECT id, message_id, mail_from, rcpt, raw, attempts, created FROM outbox "
+                              "WHERE status = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?", (now(), limit))
+
+    async def flush(self) -> int:
+        """Deliver every due mail; stops early while the server is down. Returns how many were sent."""
+        async with self._lock:
+            sent = 0
+            while rows := self.due():
+                for row in rows:
+                    ok = await self._deliver(row)
+                    if ok is None:  # server unreachable: no point trying the rest now
+                        return sent
+                    sent += ok
+            return sent
+
+    def _claim(self, row: dict) -> bool:
+        """Mark a mail as being sent, so another maildesk process (ingest, CLI) cannot send it too."""
+        with self.store.transaction():
+            cur = self.store.db.execute("UPDATE outbox SET status = 'sending', next_attempt = ? "
+                                        "WHERE id = ? AND status = 'pending'", (now(), row["id"]))
+        return cur.rowcount == 1
+
+    def release_stale_claims(self) -> int:
+        """Put mails back to pending whose sender died mid-send (the SMTP window after a crash)."""
+        cutoff = (datetime.now(timezone.utc) - timedelta(seconds=2 * self.cfg.smtp.timeout + 30))
+        with self.store.transaction():
+            cur = self.store.db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending' "
+                                        "AND next_attempt < ?", (cutoff.isoformat(timespec="seconds"),))
+        return cur.rowcount
+
+    async def _deliver(self, row: dict) -> bool | None:
+        """True when sent, False when deferred, dead or taken, None when the server is unreachable."""
+        if not self._claim(row):
+            return False
+        try:
+            try:
+                await aiosmtplib.send(bytes(row["raw"]), sender=row["mail_from"], recipients=[row["rcpt"]],
+                                      **self._smtp_args())
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                raise exc.recipients[0] from exc  # one recipient per mail: its own answer is the answer
+        except aiosmtplib.SMTPResponseException as exc:
+            self._server_up()
+            if exc.code >= 500:
+                self._mark(row, "dead", f"{exc.code} {exc.message}")
+                log.error("<%s> outbox %d to %s dead: %d %s", row["message_id"], row["id"], row["rcpt"],
+                          exc.code, exc.message)
+            else:
+                self._retry(row, f"{exc.code} {exc.message}")
+            return False
+        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            self._server_down(exc)
+            self._retry(row, f"{exc.__class__.__name__}: {exc}")
+            return None
+        crash.point("after-smtp")
+        self._server_up()
+        self._mark(row, "sent", None)
+        log.info("<%s> outbox %d sent to %s", row["message_id"], row["id"], row["rcpt"])
+        return True
+
+    def _mark(self, row: dict, status: str, error: str | None) -> None:
+        with self.store.transaction():
+            self.store.db["outbox"].update(row["id"], {
+                "status": status, "attempts": row["attempts"] + 1, "last_error": error,
+                "sent_at": now() if status == "sent" else None})
+
+    def _retry(self, row: dict, error: str) -> None:
+        attempts = row["attempts"] + 1
+        created = datetime.fromisoformat(row["created"])
+        if datetime.now(timezone.utc) - created > timedelta(hours=self.cfg.smtp.give_up_hours):
+            self._mark(row, "dead", f"gave up after {attempts} attempts: {error}")
+            log.error("<%s> outbox %d to %s dead: gave up: %s", row["message_id"], row["id"], row["rcpt"], error)
+            return
+        wait = backoff(attempts, self.cfg.smtp.retry_base, self.cfg.smtp.retry_max)
+        nxt = (datetime.now(timezone.utc) + timedelta(seconds=wait)).isoformat(timespec="seconds")
+        with self.store.transaction():
+            self.store.db["outbox"].update(row["id"], {"status": "pending", "attempts": attempts,
+                                                       "last_error": error[:500], "next_attempt": nxt})
+        log.debug("<%s> outbox %d deferred %ds: %s", row["message_id"], row["id"], wait, error)
+
+    def _server_down(self, exc: BaseException) -> None:
+        if self.down_since is None:
+            self.down_since = datetime.now(timezone.utc)
+            log.warning("SMTP server %s:%d unreachable (%s); retrying with backoff",
+                        self.cfg.smtp.host, self.cfg.smtp.port, exc.__class__.__name__)
+
+    def _server_up(self) -> None:
+        if self.down_since is not None:
+            gone = (datetime.now(timezone.utc) - self.down_since).total_seconds()
+            log.warning("SMTP server %s:%d reachable again after %.0fs", self.cfg.smtp.host, self.cfg.smtp.port, gone)
+            self.down_since = None
+
+    def next_due_in(self) -> float | None:
+        """Seconds until the next pending mail is due, or None when nothing is pending."""
+        row = self.store.one("SELECT MIN(next_attempt) AS t FROM outbox WHERE status = 'pending'")
+        if not row or not row["t"]:
+            return None
+        return max(0.0, (datetime.fromisoformat(row["t"]) - datetime.now(timezone.utc)).total_seconds())

@@ -1,0 +1,125 @@
+"""What the operator CLI prints: readable tables, or stable JSON with --json."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .store import Store, now
+
+
+def table(rows: list[dict], cols: list[str]) -> str:
+    """A plain fixed-width table; cells are cut at 60 characters."""
+    cells = [[str(r.get(c) if r.get(c) is not None else "-").replace("\n", " ")[:60] for c in cols] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*[c.upper() for c in cols])] + [fmt.format(*row) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def emit(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def ticket_list(store: Store, as_json: bool) -> int:
+    rows = store.all("SELECT number, status, queue, priority, customer_id AS customer, requester, assignee, "
+                     "subject, created, updated FROM tickets ORDER BY number")
+    if as_json:
+        emit(rows)
+    else:
+        print(table(rows, ["number", "status", "queue", "priority", "customer", "requester", "subject", "updated"]))
+    return 0
+
+
+def ticket_record(store: Store, number: int) -> dict | None:
+    """The `ticket show --json` object (shape fixed by design.md, plus mails and events)."""
+    t = store.ticket(number)
+    if t is None:
+        return None
+    messages = []
+    for m in store.all("SELECT * FROM messages WHERE ticket = ? ORDER BY id", (number,)):
+        atts = store.all("SELECT filename, size, sha256 FROM attachments WHERE message = ? ORDER BY id", (m["id"],))
+        messages.append({"direction": m["direction"], "from": m["from_addr"], "to": m["to_addrs"], "date": m["date"],
+                         "subject": m["subject"], "message_id": m["message_id"], "text": m["text"],
+                         "attachments": atts})
+    mails = store.all("SELECT id, kind, rcpt AS \"to\", subject, status, attempts, last_error, created, sent_at "
+                      "FROM outbox WHERE ticket = ? ORDER BY id", (number,))
+    events = store.all("SELECT kind, detail, created FROM events WHERE ticket = ? ORDER BY id", (number,))
+    return {"number": t["number"], "subject": t["subject"], "status": t["status"], "queue": t["queue"],
+            "priority": t["priority"], "customer": t["customer_id"], "requester": t["requester"],
+            "assignee": t["assignee"], "price": t["price"], "due": t["due"],
+            "first_response_due": t["first_response_due"], "created": t["created"], "messages": messages,
+            "mails": mails, "events": events}
+
+
+def ticket_show(store: Store, number: int, as_json: bool) -> int:
+    rec = ticket_record(store, number)
+    if rec is None:
+        print(f"no ticket {number}", file=sys.stderr)
+        return 1
+    if as_json:
+        emit(rec)
+        return 0
+    print(f"#{rec['number']}  {rec['subject']}")
+    for key in ("status", "queue", "priority", "customer", "requester", "assignee", "first_response_due"):
+        print(f"  {key:<19}{rec[key] if rec[key] is not None else '-'}")
+    for m in rec["messages"]:
+        print(f"\n--- {m['direction']}  {m['date']}  {m['from']}")
+        print(m["text"])
+        for a in m["attachments"]:
+            print(f"  [attachment] {a['filename']}  {a['size']} bytes  sha256 {a['sha256'][:16]}…")
+    if rec["mails"]:
+        print("\nmails sent:")
+        print(table(rec["mails"], ["id", "kind", "to", "status", "attempts", "subject"]))
+    return 0
+
+
+def quarantine_list(store: Store, as_json: bool) -> int:
+    rows = store.all("SELECT id, reason, sender, subject, date, attempts, status FROM quarantine "
+                     "WHERE status = 'held' ORDER BY id")
+    if as_json:
+        emit(rows)
+    else:
+        print(table(rows, ["id", "reason", "sender", "subject", "date", "attempts"]))
+    return 0
+
+
+def quarantine_show(store: Store, qid: int) -> int:
+    row = store.one("SELECT * FROM quarantine WHERE id = ?", (qid,))
+    if row is None:
+        print(f"no quarantine entry {qid}", file=sys.stderr)
+        return 1
+    for key in ("id", "status", "reason", "sender", "subject", "date", "attempts", "created", "raw_sha256"):
+        print(f"{key:<11}{row[key]}")
+    inbound = store.inbound(row["key"]) or {}
+    if inbound.get("last_error"):
+        print("last error:\n" + inbound["last_error"])
+    print("\ndecision log:")
+    events = store.all("SELECT created, kind, detail FROM events WHERE message_key = ? ORDER BY id", (row["key"],))
+    print(table(events, ["created", "kind", "detail"]))
+    return 0
+
+
+def outbox_list(store: Store, as_json: bool) -> int:
+    rows = store.all("SELECT id, ticket, kind, rcpt AS \"to\", status, attempts, next_attempt, last_error, subject "
+                     "FROM outbox ORDER BY id")
+    if as_json:
+        emit(rows)
+    else:
+        print(table(rows, ["id", "ticket", "kind", "to", "status", "attempts", "next_attempt", "last_error"]))
+    return 0
+
+
+def outbox_retry(store: Store, oid: int) -> int:
+    row = store.one("SELECT status FROM outbox WHERE id = ?", (oid,))
+    if row is None:
+        print(f"no outbox entry {oid}", file=sys.stderr)
+        return 1
+    if row["status"] == "sent":
+        print(f"outbox entry {oid} was sent already; not sending it twice", file=sys.stderr)
+        return 1
+    with store.transaction():
+        store.db["outbox"].update(oid, {"status": "pending", "next_attempt": now()})
+        store.event(None, None, "outbox-retry", {"outbox": oid})
+    print(f"outbox entry {oid} queued for sending")
+    return 0

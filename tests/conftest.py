@@ -1,0 +1,119 @@
+"""Fixtures: a real Dovecot (per session), a real aiosmtpd sink (per test), configs and mails."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from maildesk.config import Config, load
+from maildesk.customers import add_customer
+from maildesk.daemon import Daemon, open_store
+from maildesk.testing import PASSWORD, Dovecot, SmtpSink
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+_users = itertools.count(1)
+
+RULES = """\
+[helpdesk]
+name = "Example Support"
+address = "helpdesk@example.test"
+tag = "EX"
+data_dir = "var"
+templates_dir = "{templates}"
+
+[imap]
+host = "127.0.0.1"
+port = {imap_port}
+security = "none"
+username = "{user}"
+password_file = "imap.secret"
+poll_interval = {poll}
+timeout = 5
+reconnect_max = 2
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+timeout = 5
+retry_base = 1
+retry_max = 2
+
+[[queue]]
+name = "general"
+default = true
+
+[[consultant]]
+email = "jana@example.test"
+name = "Jana Nováková"
+queues = ["general"]
+language = "cs"
+{extra}
+"""
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    server = Dovecot().start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def smtp():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def make_config(tmp_path, dovecot, smtp):
+    """Write a rules.toml for this test (own IMAP user = own mailbox) and load it."""
+
+    def make(extra: str = "", poll: int = 60, **over: object) -> Config:
+        user = f"helpdesk{next(_users)}"
+        (tmp_path / "imap.secret").write_text(PASSWORD)
+        text = RULES.format(templates=ROOT / "templates", imap_port=over.get("imap_port", dovecot.port), user=user,
+                            smtp_port=over.get("smtp_port", smtp.port), poll=poll, extra=extra)
+        (tmp_path / "rules.toml").write_text(text)
+        return load(tmp_path / "rules.toml")
+
+    return make
+
+
+@pytest.fixture
+def cfg(make_config) -> Config:
+    return make_config()
+
+
+@pytest.fixture
+def customer(cfg):
+    """ACME with alice@acme.test and bob@acme.test as contacts."""
+    add_customer(open_store(cfg), "12345678", "ACME s.r.o.", ["alice@acme.test", "bob@acme.test"], "en", None)
+    return "12345678"
+
+
+def eml(name: str, **subs: object) -> bytes:
+    """A fixture mail from tests/fixtures, with {placeholders} filled in."""
+    text = (FIXTURES / f"{name}.eml").read_bytes()
+    for key, value in subs.items():
+        text = text.replace(b"{" + key.encode() + b"}", str(value).encode())
+    return text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def run_once(cfg: Config) -> None:
+    asyncio.run(Daemon(cfg).run(once=True))
+
+
+def cli(cfg: Config, *args: str, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run the real `maildesk` command in a child process."""
+    return subprocess.run([sys.executable, "-m", "maildesk.cli", "--config", str(cfg.path), *args],
+                          capture_output=True, text=True, input=stdin, env={**os.environ, **(env or {})}, timeout=120)

@@ -1,0 +1,99 @@
+"""End to end against a real Dovecot and a real SMTP server: the core mail flows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from conftest import cli, eml, run_once
+
+from maildesk.daemon import open_store
+from maildesk.views import ticket_record
+
+
+def test_new_request_gets_confirmation_with_tag(cfg, customer, dovecot, smtp):
+    dovecot.append(cfg.imap.username, eml("new_request", n=1))
+    run_once(cfg)
+    [mail] = smtp.wait_for(1)
+    msg = mail.message
+    assert mail.rcpts == ["alice@acme.test"]
+    assert msg["Subject"] == "[EX #1] Printer on fire"
+    assert msg["Auto-Submitted"] == "auto-replied"
+    assert msg["Reply-To"] == "helpdesk@example.test"
+    assert msg["In-Reply-To"] == "<req-1@acme.test>"
+    assert msg["Message-ID"].endswith("@example.test>")
+    body = msg.get_content()
+    assert "[EX #1]" in body and "reply to this mail" in body and "screenshots" in body
+    assert dovecot.count(cfg.imap.username, "INBOX") == 0
+    assert dovecot.count(cfg.imap.username, cfg.imap.processed_folder) == 1
+    rec = ticket_record(open_store(cfg), 1)
+    assert rec["requester"] == "alice@acme.test" and rec["customer"] == customer and rec["status"] == "open"
+    assert rec["messages"][0]["direction"] == "in" and "E-42" in rec["messages"][0]["text"]
+
+
+def test_reply_with_attachment_is_threaded(cfg, customer, dovecot, smtp):
+    dovecot.append(cfg.imap.username, eml("new_request", n=2))
+    run_once(cfg)
+    dovecot.append(cfg.imap.username, eml("reply_with_attachment", n=2, ticket=1))
+    run_once(cfg)
+    rec = ticket_record(open_store(cfg), 1)
+    assert [m["from"] for m in rec["messages"]] == ["alice@acme.test", "bob@acme.test"]
+    [att] = rec["messages"][1]["attachments"]
+    assert att["filename"] == "printer.log"
+    assert att["sha256"] == hashlib.sha256(b"E42 fuser overheat\n").hexdigest()
+    assert len(smtp.wait_for(1, timeout=1)) == 1  # no confirmation for a follow-up by default
+    store = open_store(cfg)
+    assert store.one("SELECT COUNT(*) AS n FROM tickets")["n"] == 1
+
+
+def test_reply_threaded_by_references_to_our_confirmation(cfg, customer, dovecot, smtp):
+    dovecot.append(cfg.imap.username, eml("new_request", n=3))
+    run_once(cfg)
+    [conf] = smtp.wait_for(1)
+    parent = conf.message["Message-ID"].strip("<>")
+    dovecot.append(cfg.imap.username, eml("references_only", n=3, parent=parent))
+    run_once(cfg)
+    rec = ticket_record(open_store(cfg), 1)
+    assert len(rec["messages"]) == 2 and "burnt toner" in rec["messages"][1]["text"]
+
+
+def test_stranger_with_stolen_tag_is_quarantined(cfg, customer, dovecot, smtp):
+    dovecot.append(cfg.imap.username, eml("new_request", n=4))
+    run_once(cfg)
+    dovecot.append(cfg.imap.username, eml("stranger_stolen_tag", n=4, ticket=1))
+    run_once(cfg)
+    store = open_store(cfg)
+    rec = ticket_record(store, 1)
+    assert len(rec["messages"]) == 1
+    [q] = store.all("SELECT * FROM quarantine")
+    assert q["reason"] == "unknown-sender" and q["sender"] == "mallory@evil.test"
+    assert dovecot.count(cfg.imap.username, cfg.imap.quarantine_folder) == 1
+
+
+def test_unknown_sender_gets_one_explanation_per_day(cfg, dovecot, smtp):
+    dovecot.append(cfg.imap.username, eml("stranger", n=1))
+    dovecot.append(cfg.imap.username, eml("stranger", n=2))
+    run_once(cfg)
+    dovecot.append(cfg.imap.username, eml("stranger", n=3))
+    run_once(cfg)
+    mails = smtp.wait_for(2, timeout=2)
+    assert len(mails) == 1
+    assert mails[0].rcpts == ["stranger@nowhere.test"]
+    assert "not registered" in mails[0].message.get_content()
+    store = open_store(cfg)
+    assert store.one("SELECT COUNT(*) AS n FROM quarantine WHERE reason = 'unknown-sender'")["n"] == 3
+    assert store.one("SELECT COUNT(*) AS n FROM tickets")["n"] == 0
+
+
+def test_ticket_show_json_shape(cfg, customer, dovecot, smtp):
+    dovecot.append(cfg.imap.username, eml("new_request", n=5))
+    run_once(cfg)
+    out = cli(cfg, "ticket", "show", "1", "--json")
+    assert out.returncode == 0, out.stderr
+    rec = json.loads(out.stdout)
+    for key in ("number", "subject", "status", "queue", "priority", "customer", "requester", "assignee", "messages"):
+        assert key in rec
+    m = rec["messages"][0]
+    assert set(m) >= {"direction", "from", "to", "date", "text", "attachments"}
+    listing = cli(cfg, "ticket", "list")
+    assert "Printer on fire" in listing.stdout
