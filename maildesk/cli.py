@@ -65,11 +65,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
     raw = sys.stdin.buffer.read() if args.file in (None, "-") else Path(args.file).read_bytes()
     daemon = Daemon(cfg)
-    try:
-        outcome = daemon.handle(raw)
-    except TransientError as exc:
-        logging.getLogger("maildesk.daemon").warning("temporary failure, the MTA should retry: %s", exc)
-        return EX_TEMPFAIL
+    outcome = daemon.handle(raw)  # TransientError -> exit 75 in main(), and the MTA retries
     if outcome is None:
         return EX_TEMPFAIL
     asyncio.run(daemon.sender.flush())  # best effort: the daemon's sender retries what fails here
@@ -195,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"maildesk: config error: {exc}", file=sys.stderr)
         return 78  # EX_CONFIG
+    except TransientError as exc:
+        print(f"maildesk: temporary failure, try again later: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL
     except (InputError, MaildeskError) as exc:
         print(f"maildesk: {exc}", file=sys.stderr)
         return 1

@@ -138,11 +138,17 @@ class Daemon:
                  f"{self.cfg.imap.host}:{self.cfg.imap.port}" if self.cfg.imap.enabled else "off",
                  self.cfg.smtp.host, self.cfg.smtp.port)
         waiter = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
-        for t in [waiter, *tasks]:
-            t.cancel()
-        sched.shutdown(wait=False)
-        for t in done:
-            if t is not waiter and t.exception():
-                raise t.exception()
-        log.info("maildesk stopped")
+        try:
+            done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if t is not waiter and t.exception():
+                    raise t.exception()
+        finally:
+            for t in [waiter, *tasks]:
+                t.cancel()
+            await asyncio.gather(waiter, *tasks, return_exceptions=True)
+            sched.shutdown(wait=False)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError):
+                    loop.remove_signal_handler(sig)
+            log.info("maildesk stopped")

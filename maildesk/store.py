@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -73,9 +74,11 @@ class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+        # How long a writer waits for another process's lock before it counts as busy (transient).
+        busy = float(os.environ.get("MAILDESK_BUSY_TIMEOUT", "30"))
+        conn = sqlite3.connect(str(path), timeout=busy, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.execute(f"PRAGMA busy_timeout = {int(busy * 1000)}")
         with self.db.ensure_autocommit_on():
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = FULL")

@@ -94,11 +94,21 @@ def cfg(make_config) -> Config:
     return make_config()
 
 
+def _acme(cfg: Config) -> str:
+    add_customer(open_store(cfg), "12345678", "ACME s.r.o.", ["alice@acme.test", "bob@acme.test"], "en", None)
+    return "12345678"
+
+
 @pytest.fixture
 def customer(cfg):
     """ACME with alice@acme.test and bob@acme.test as contacts."""
-    add_customer(open_store(cfg), "12345678", "ACME s.r.o.", ["alice@acme.test", "bob@acme.test"], "en", None)
-    return "12345678"
+    return _acme(cfg)
+
+
+@pytest.fixture
+def customer_factory():
+    """ACME in a config made by the test itself."""
+    return _acme
 
 
 def eml(name: str, **subs: object) -> bytes:

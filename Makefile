@@ -1,0 +1,31 @@
+# maildesk: `make test` and `make demo` do all their own set-up on a fresh Debian (as root).
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: test demo bench system-deps clean
+
+system-deps:
+	@command -v dovecot >/dev/null 2>&1 && command -v doveadm >/dev/null 2>&1 || { \
+	  echo "installing Debian's dovecot-imapd (test and demo IMAP server)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; }
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
+	  echo "installing python3-venv"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+test: system-deps $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: system-deps $(VENV)/.installed
+	$(PY) demo/run_demo.py
+
+bench: system-deps $(VENV)/.installed
+	$(PY) bench/latency.py
+
+clean:
+	rm -rf $(VENV) demo/run bench/out .pytest_cache
