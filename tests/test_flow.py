@@ -97,3 +97,31 @@ def test_ticket_show_json_shape(cfg, customer, dovecot, smtp):
     assert set(m) >= {"direction", "from", "to", "date", "text", "attachments"}
     listing = cli(cfg, "ticket", "list")
     assert "Printer on fire" in listing.stdout
+
+
+def test_crlf_in_subject_never_reaches_an_outgoing_header(cfg, customer, dovecot, smtp):
+    dovecot.append(cfg.imap.username, eml("crlf_subject"))
+    run_once(cfg)
+    [mail] = smtp.wait_for(1)
+    head = mail.data.split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nBcc:" not in head
+    assert mail.message["Subject"] == "[EX #1] Hello Bcc: victim@example.org"
+
+
+def test_two_from_headers_are_quarantined_as_bad_from(cfg, customer, dovecot, smtp):
+    dovecot.append(cfg.imap.username, eml("two_froms"))
+    run_once(cfg)
+    store = open_store(cfg)
+    assert store.one("SELECT reason FROM quarantine")["reason"] == "bad-from"
+    assert len(smtp.wait_for(1, timeout=1)) == 0
+
+
+def test_consultant_may_write_on_any_ticket(cfg, customer, dovecot, smtp):
+    dovecot.append(cfg.imap.username, eml("new_request", n=12))
+    run_once(cfg)
+    reply = eml("stranger_stolen_tag", n=12, ticket=1).replace(b"Mallory <mallory@evil.test>",
+                                                                b"Jana <jana@example.test>")
+    dovecot.append(cfg.imap.username, reply)
+    run_once(cfg)
+    rec = ticket_record(open_store(cfg), 1)
+    assert [m["from"] for m in rec["messages"]] == ["alice@acme.test", "jana@example.test"]

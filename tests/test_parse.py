@@ -1,0 +1,81 @@
+"""Parse stage on small fixtures: headers, bodies, attachments, strict From."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from conftest import eml
+
+from maildesk.parse import clean_header, parse, strict_from
+
+
+def test_encoded_subject_and_rfc2231_attachment_name():
+    mail = parse(eml("czech_rfc2231"))
+    assert mail.subject == "Nefunguje tiskárna – chyba E-42"
+    assert mail.from_addr == "jan.novak@acme.test" and mail.from_name == "Jan Novák"
+    [att] = mail.attachments
+    assert att.filename == "snímek obrazovky.png"
+    assert att.content_type == "image/png"
+    assert att.sha256 == hashlib.sha256(att.data).hexdigest() and att.data.startswith(b"\x89PNG")
+    assert "Tiskárna hlásí" in mail.text
+    assert mail.references == ("a@acme.test", "b@acme.test") and mail.in_reply_to == "b@acme.test"
+
+
+def test_html_only_mail_becomes_text():
+    mail = parse(eml("html_only"))
+    assert "Hello team," in mail.text and "Line two" in mail.text
+    assert "<p>" not in mail.text and "alert" not in mail.text
+    assert "Tom & Jerry" in mail.text
+
+
+def test_inline_image_is_an_attachment():
+    mail = parse(eml("inline_image"))
+    assert len(mail.attachments) == 1 and mail.attachments[0].content_type == "image/png"
+    assert "see the picture" in mail.text
+
+
+def test_path_in_attachment_name_is_display_data_only():
+    mail = parse(eml("traversal_name"))
+    [att] = mail.attachments
+    assert "/" not in att.filename and "\\" not in att.filename and not att.filename.startswith(".")
+
+
+def test_crlf_in_encoded_subject_is_removed():
+    mail = parse(eml("crlf_subject"))
+    assert "\r" not in mail.subject and "\n" not in mail.subject
+    assert mail.subject == "Hello Bcc: victim@example.org"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("alice@example.org", ("alice@example.org", "")),
+    ("Alice <Alice@Example.org>", ("alice@example.org", "Alice")),
+    ('"Doe, John" <john@example.org>', ("john@example.org", "Doe, John")),
+    ('"bob@evil.test" <alice@example.org>', ("alice@example.org", "bob@evil.test")),
+    ("=?utf-8?q?Jan_Nov=C3=A1k?= <jan@example.org>", ("jan@example.org", "Jan Novák")),
+])
+def test_strict_from_accepts_plain_forms(value, expected):
+    assert strict_from([value]) == expected
+
+
+@pytest.mark.parametrize("value", [
+    "alice@example.org)<bob@example.org>",  # CVE-2023-27043 confusion
+    "alice@example.org, bob@example.org",
+    "Alice <alice@example.org> <bob@example.org>",
+    "alice@example.org <bob@example.org>",
+    "<alice@example.org>\r\nBcc: x@y.org",
+    "alice\x00@example.org",
+    "",
+    "not an address",
+])
+def test_strict_from_rejects_ambiguous_forms(value):
+    assert strict_from([value]) is None
+
+
+def test_two_from_headers_are_bad_from():
+    mail = parse(eml("two_froms"))
+    assert mail.defect == "bad-from" and mail.from_addr == ""
+
+
+def test_clean_header_strips_controls_and_bidi():
+    assert clean_header("a\r\nb\x00c\u202ed\te") == "a b c d e"
