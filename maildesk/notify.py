@@ -28,6 +28,9 @@ log = logging.getLogger("maildesk.notify")
 
 TEMPLATES = ("confirmation", "unknown_sender")
 LANGUAGES = ("en", "cs", "sk")
+# Python folds a header just over 78 characters into an empty first line ("Subject:\r\n text"),
+# which some clients show with a leading space; 120 keeps ordinary subjects on one line.
+POLICY = email.policy.SMTP.clone(max_line_length=120)
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def build(cfg: Config, *, kind: str, rcpt: str, subject: str, body: str, ticket:
           auto: str = "auto-replied", in_reply_to: str = "", references: tuple[str, ...] = (),
           language: str = "en") -> Outgoing:
     """A complete RFC 5322 message with the headers every maildesk mail carries."""
-    msg = EmailMessage(policy=email.policy.SMTP)
+    msg = EmailMessage(policy=POLICY)
     mid = new_message_id(cfg, ticket)
     msg["From"] = email.utils.formataddr((clean_header(cfg.helpdesk.name), cfg.helpdesk.address))
     msg["To"] = clean_header(rcpt)

@@ -65,8 +65,8 @@ class Pipeline:
                 "updated": now(),
             }, pk="key")
             crash.point("before-commit")
-        log.info("%s #%s %s %s%s", label(mail), ticket or "-", decision.kind.value, decision.reason,
-                 f" ({decision.detail})" if decision.detail else "")
+        log.info("%s #%s %s", label(mail), ticket or "-",
+                 " ".join(p for p in (decision.kind.value, decision.reason, decision.detail and f"({decision.detail})") if p))
         return Outcome(mail.key, decision.kind, ticket, decision.reason)
 
     def decide(self, mail: ParsedMail) -> tuple[Decision, Sender | None]:

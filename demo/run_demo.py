@@ -1,0 +1,112 @@
+"""`make demo`: maildesk against a throwaway Dovecot and SMTP sink, with sample mails.
+
+Starts a private Dovecot and an aiosmtpd sink on loopback, writes a config to
+demo/run/, adds a customer, APPENDs the mails in demo/mails/ (each one only
+after the previous one was processed, as they would arrive in life), runs the
+real daemon (`maildesk run`) until everything is processed and sent, then
+prints the tickets, the quarantine, the outbox and the mails that went out.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from maildesk.testing import PASSWORD, Dovecot, SmtpSink
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RUN = HERE / "run"
+
+
+def maildesk(*args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "maildesk.cli", "--config", str(RUN / "rules.toml"), *args],
+                         capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+def wait(cond, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            sys.exit(f"demo: timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def point_at(section: str, port: int, secret_line: str) -> str:
+    """Aim one [imap]/[smtp] section of the sample config at a loopback server."""
+    out = []
+    for line in section.splitlines():
+        key = line.split("=")[0].strip()
+        if key == "host":
+            line = 'host = "127.0.0.1"'
+        elif key == "port":
+            line = f"port = {port}"
+        elif key == "security":
+            line = 'security = "none"'
+        elif key == "username" and not secret_line:
+            continue
+        elif key.startswith("password"):
+            line = secret_line
+        out.append(line)
+    return "\n".join(out)
+
+
+def main() -> None:
+    if os.geteuid() != 0:
+        sys.exit("demo: run as root (Dovecot needs to switch to its own users)")
+    shutil.rmtree(RUN, ignore_errors=True)
+    RUN.mkdir(parents=True)
+    imap, smtp = Dovecot().start(), SmtpSink().start()
+    daemon = None
+    try:
+        shutil.copytree(ROOT / "templates", RUN / "templates")
+        (RUN / "imap.secret").write_text(PASSWORD)
+        text = (ROOT / "rules.toml").read_text()
+        head, _, rest = text.partition("\n[smtp]\n")
+        smtp_part, _, tail = rest.partition("\n[authorise]\n")
+        head = point_at(head, imap.port, 'password_file = "imap.secret"')
+        smtp_part = point_at(smtp_part, smtp.port, "")
+        text = f"{head}\n[smtp]\n{smtp_part}\n[authorise]\n{tail}"
+        (RUN / "rules.toml").write_text(text)
+        print(maildesk("customer", "add", "12345678", "--name", "ACME s.r.o.", "--contact", "alice@acme.test",
+                       "--language", "en"), end="")
+        print(maildesk("contact", "add", "12345678", "bob@acme.test"), end="")
+        print(maildesk("check"))
+
+        daemon = subprocess.Popen([sys.executable, "-m", "maildesk.cli", "--config", str(RUN / "rules.toml"), "run"],
+                                  stderr=open(RUN / "daemon.log", "w"))
+        user = "helpdesk@example.test"
+        for i, path in enumerate(sorted((HERE / "mails").glob("*.eml")), 1):
+            print(f"-> delivering {path.name}")
+            imap.append(user, path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+            wait(lambda: imap.count(user, "INBOX") == 0, f"{path.name} to be processed")
+        wait(lambda: "pending" not in maildesk("outbox", "list"), "the outbox to drain")
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(10)
+
+        print("\n== maildesk ticket list"); print(maildesk("ticket", "list"))
+        print("== maildesk ticket show 1"); print(maildesk("ticket", "show", "1"))
+        print("== maildesk quarantine list"); print(maildesk("quarantine", "list"))
+        print("== maildesk outbox list"); print(maildesk("outbox", "list"))
+        print(f"== mails the SMTP server received ({len(smtp.received)})")
+        for r in smtp.received:
+            msg = r.message
+            print(f"\nTo: {msg['To']}\nSubject: {msg['Subject']}\nAuto-Submitted: {msg['Auto-Submitted']}\n")
+            print("    " + msg.get_content().strip().replace("\n", "\n    "))
+        print(f"\n== daemon log ({RUN / 'daemon.log'})")
+        print((RUN / "daemon.log").read_text())
+    finally:
+        if daemon and daemon.poll() is None:
+            daemon.kill()
+        smtp.stop()
+        imap.destroy()
+
+
+if __name__ == "__main__":
+    main()
