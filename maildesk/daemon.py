@@ -93,7 +93,10 @@ class Daemon:
                     self._imap_down = False
                 delay = 1.0
                 while True:
-                    await self.drain(src)
+                    # Mail that arrived during a drain was announced to the earlier commands, not to
+                    # IDLE: drain again until a pass finds nothing, then wait.
+                    while await self.drain(src):
+                        pass
                     if once:
                         return
                     await src.wait_for_mail()
