@@ -1,0 +1,76 @@
+"""Operator commands that the flow tests do not already cover: init, check, customer/contact errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import cli
+
+from maildesk.config import load
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "maildesk.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_init_writes_a_working_sample(tmp_path):
+    out = run("init", str(tmp_path / "site"))
+    assert out.returncode == 0, out.stderr
+    cfg = load(tmp_path / "site" / "rules.toml")
+    assert (tmp_path / "site" / "templates" / "cs" / "confirmation.txt").is_file()
+    assert (cfg.data_dir / "maildesk.db").is_file()
+    again = run("init", str(tmp_path / "site"))
+    assert "leaving it alone" in again.stdout
+
+
+def test_check_reports_each_part(cfg):
+    out = cli(cfg, "check")
+    assert out.returncode == 0, out.stdout + out.stderr
+    for part in ("config", "templates", "database", "IMAP", "SMTP"):
+        assert f"ok    {part}" in out.stdout
+
+
+def test_check_names_what_is_unreachable(make_config):
+    from maildesk.testing import free_port
+    cfg = make_config(imap_port=free_port(), smtp_port=free_port())
+    out = cli(cfg, "check")
+    assert out.returncode == 1
+    assert "FAIL  IMAP 127.0.0.1" in out.stdout and "FAIL  SMTP 127.0.0.1" in out.stdout
+    assert "ok    templates" in out.stdout
+
+
+def test_check_reports_a_broken_template(cfg, tmp_path):
+    import shutil
+    tdir = tmp_path / "tpl"
+    shutil.copytree(cfg.templates_dir, tdir)
+    (tdir / "sk" / "confirmation.txt").write_text("Subject: {{ ticket.numbr }}\n\nx\n")
+    text = cfg.path.read_text().replace(f'templates_dir = "{cfg.templates_dir}"', f'templates_dir = "{tdir}"')
+    cfg.path.write_text(text)
+    out = cli(cfg, "check")
+    assert out.returncode == 1 and "sk/confirmation.txt" in out.stdout and "numbr" in out.stdout
+
+
+def test_config_error_exit_code_and_message(cfg):
+    cfg.path.write_text(cfg.path.read_text().replace("timeout = 5\nreconnect_max", 'timeout = "5"\nreconnect_max'))
+    out = cli(cfg, "ticket", "list")
+    assert out.returncode == 78 and "imap.timeout" in out.stderr and "line 15" in out.stderr
+
+
+def test_customer_and_contact_errors(cfg):
+    assert cli(cfg, "customer", "add", "C1", "--name", "One", "--contact", "a@one.test").returncode == 0
+    dup = cli(cfg, "customer", "add", "C1", "--name", "One")
+    assert dup.returncode == 1 and "exists" in dup.stderr
+    bad = cli(cfg, "contact", "add", "C1", "not an address")
+    assert bad.returncode == 1 and "not a plain e-mail address" in bad.stderr
+    assert cli(cfg, "contact", "add", "C9", "x@y.test").returncode == 1
+    assert cli(cfg, "ticket", "show", "7").returncode == 1
+
+
+def test_password_is_stored_only_as_argon2_hash(cfg):
+    out = cli(cfg, "customer", "add", "C2", "--name", "Two", "--password-stdin", stdin="Tajn3-heslo\n")
+    assert out.returncode == 0, out.stderr
+    db = (cfg.data_dir / "maildesk.db").read_bytes()
+    assert b"Tajn3-heslo" not in db
+    from maildesk.daemon import open_store
+    assert open_store(cfg).one("SELECT password_hash FROM customers")["password_hash"].startswith("$argon2id$")

@@ -1,0 +1,39 @@
+"""The README documents every rules.toml key, every CLI command and every reason code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from maildesk.cli import build_parser
+from maildesk.config import schema
+from maildesk.models import Reason
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_every_config_key_is_documented():
+    missing = [key for key, _ in schema() if f"`{key}`" not in README]
+    assert missing == []
+
+
+def test_every_config_key_has_help_text():
+    assert all(len(f.metadata["help"]) > 10 for _, f in schema())
+
+
+def commands(parser, prefix="maildesk"):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, sub in action.choices.items():
+                nested = list(commands(sub, f"{prefix} {name}"))
+                yield from nested or [f"{prefix} {name}"]
+
+
+def test_every_cli_command_is_documented():
+    found = list(commands(build_parser()))
+    assert len(found) >= 13
+    missing = [c for c in found if f"`{c}" not in README]
+    assert missing == []
+
+
+def test_every_reason_code_is_documented():
+    assert [r.value for r in Reason if f"`{r.value}`" not in README] == []
