@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 
 import aiosmtplib
 
-from .config import Config, secret
+from .config import Config, secret, tls_context
 from .errors import MaildeskError
 from .fetch import ImapSource
 from .notify import check_templates
@@ -45,7 +44,7 @@ async def check_smtp(cfg: Config) -> bool:
     s = cfg.smtp
     client = aiosmtplib.SMTP(hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.security == "tls",
                              start_tls=s.security == "starttls" if s.security != "none" else False,
-                             tls_context=ssl.create_default_context() if s.security != "none" else None)
+                             tls_context=tls_context(cfg, "smtp") if s.security != "none" else None)
     try:
         await client.connect()
         if s.username:

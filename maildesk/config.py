@@ -7,6 +7,7 @@ the tests all read it. Errors name the key and, where the file has it, the line.
 import dataclasses
 import os
 import re
+import ssl
 import tomllib
 import typing
 from dataclasses import MISSING, dataclass, field
@@ -54,6 +55,7 @@ class Imap:
     password: str = opt("", "IMAP password in clear text (prefer password_env or password_file).")
     password_env: str = opt("", "Name of an environment variable holding the IMAP password.")
     password_file: str = opt("", "File holding the IMAP password (relative to rules.toml).")
+    ca_file: str = opt("", "CA certificate file (PEM) to verify the server with, instead of the system's CAs.")
     mailbox: str = opt("INBOX", "Folder maildesk reads new mail from.")
     processed_folder: str = opt("maildesk-processed", "Folder a message is moved to once everything it caused is committed.")
     quarantine_folder: str = opt("maildesk-quarantine", "Folder a quarantined message is moved to.")
@@ -72,6 +74,7 @@ class Smtp:
     password: str = opt("", "SMTP password in clear text (prefer password_env or password_file).")
     password_env: str = opt("", "Name of an environment variable holding the SMTP password.")
     password_file: str = opt("", "File holding the SMTP password (relative to rules.toml).")
+    ca_file: str = opt("", "CA certificate file (PEM) to verify the server with, instead of the system's CAs.")
     timeout: int = opt(30, "Seconds before an SMTP conversation counts as failed (and is retried).")
     retry_base: int = opt(30, "Seconds before the first retry of a mail the server deferred; doubles per attempt.")
     retry_max: int = opt(3600, "Upper bound in seconds between two delivery attempts of one mail.")
@@ -166,6 +169,21 @@ def schema() -> list[tuple[str, dataclasses.Field]]:
     for sec, cls in {**SECTIONS, **TABLE_ARRAYS}.items():
         out.extend((f"{sec}.{f.name}", f) for f in dataclasses.fields(cls))
     return out
+
+
+def markdown_table() -> str:
+    """The README's table of every key (regenerate with `python -m maildesk.config`)."""
+    import json
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for key, f in schema():
+        if f.default is MISSING and f.default_factory is MISSING:
+            default = "required"
+        else:
+            default = json.dumps(f.default if f.default is not MISSING else f.default_factory(), ensure_ascii=False)
+        choices = f.metadata.get("choices")
+        extra = f" One of: {', '.join(f'`{c}`' for c in choices)}." if choices else ""
+        rows.append(f"| `{key}` | `{default}` | {f.metadata['help']}{extra} |")
+    return "\n".join(rows)
 
 
 def find_line(text: str, section: str, key: str | None, index: int | None = None) -> int | None:
@@ -317,6 +335,16 @@ def secret(cfg: Config, section: str) -> str:
     return ""
 
 
+def tls_context(cfg: Config, section: str) -> ssl.SSLContext:
+    """A verifying TLS context for `imap` or `smtp`, trusting ca_file when it is set."""
+    ca = getattr(cfg, section).ca_file
+    return ssl.create_default_context(cafile=str(cfg.resolve(ca)) if ca else None)
+
+
 def config_path(arg: str | None) -> Path:
     """--config, else $MAILDESK_CONFIG, else ./rules.toml."""
     return Path(arg or os.environ.get("MAILDESK_CONFIG") or "rules.toml")
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import ssl
 
 import aioimaplib
 from aioimaplib import quoted
 
-from .config import Config, secret
+from .config import Config, secret, tls_context
 from .errors import MailServerDown
 
 log = logging.getLogger("maildesk.fetch")
@@ -40,7 +39,7 @@ class ImapSource:
         self.lost = False
         try:
             if c.security == "tls":
-                imap = aioimaplib.IMAP4_SSL(c.host, c.port, timeout=c.timeout, ssl_context=ssl.create_default_context())
+                imap = aioimaplib.IMAP4_SSL(c.host, c.port, timeout=c.timeout, ssl_context=tls_context(self.cfg, "imap"))
             else:
                 imap = aioimaplib.IMAP4(c.host, c.port, timeout=c.timeout)
             imap.protocol.conn_lost_cb = self._connection_lost
@@ -69,7 +68,7 @@ class ImapSource:
         if resp.result != "OK":
             raise MailServerDown(f"STARTTLS refused: {_text(resp)}")
         loop = asyncio.get_running_loop()
-        proto.transport = await loop.start_tls(proto.transport, proto, ssl.create_default_context(),
+        proto.transport = await loop.start_tls(proto.transport, proto, tls_context(self.cfg, "imap"),
                                                server_hostname=self.cfg.imap.host)
         await proto.capability()
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from datetime import datetime, timedelta, timezone
 
 import aiosmtplib
 
 from . import crash
-from .config import Config, secret
+from .config import Config, secret, tls_context
 from .store import Store, now
 
 log = logging.getLogger("maildesk.smtp")
@@ -44,7 +43,7 @@ class OutboxSender:
         if s.security == "none":
             args["start_tls"] = False
         if s.security != "none":
-            args["tls_context"] = ssl.create_default_context()
+            args["tls_context"] = tls_context(self.cfg, "smtp")
         if s.username:
             args["username"], args["password"] = s.username, secret(self.cfg, "smtp")
         return args

@@ -9,8 +9,10 @@ daemon itself.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import os
+import signal
 import shutil
 import socket
 import subprocess
@@ -48,7 +50,7 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = dovenull
@@ -72,7 +74,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 service anvil {{
@@ -87,7 +90,7 @@ protocol imap {{
 class Dovecot:
     """A private Dovecot on loopback; every user name logs in with PASSWORD and has its own maildir."""
 
-    def __init__(self, extra_conf: str = "") -> None:
+    def __init__(self, extra_conf: str = "", tls: bool = False) -> None:
         if not shutil.which("dovecot"):
             raise RuntimeError("dovecot is not installed (Debian package dovecot-imapd)")
         self.root = Path(tempfile.mkdtemp(prefix="maildesk-dovecot-"))
@@ -96,10 +99,24 @@ class Dovecot:
             (self.root / sub).mkdir()
         shutil.chown(self.root / "mail", "dovecot", "dovecot")
         self.port = free_port()
+        self.imaps_port = free_port() if tls else 0
+        self.cert = self.root / "cert.pem"
+        ssl_conf = "ssl = no"
+        if tls:
+            self._make_cert()
+            ssl_conf = f"ssl = yes\nssl_cert = <{self.cert}\nssl_key = <{self.root / 'key.pem'}"
         self.conf = self.root / "dovecot.conf"
-        self.conf.write_text(DOVECOT_CONF.format(root=self.root, port=self.port, password=PASSWORD,
-                                                 extra=extra_conf))
+        self.conf.write_text(DOVECOT_CONF.format(root=self.root, port=self.port, imaps_port=self.imaps_port,
+                                                 password=PASSWORD, extra=extra_conf, ssl=ssl_conf))
         self.running = False
+
+    def _make_cert(self) -> None:
+        """A self-signed certificate for 127.0.0.1; clients trust it through ca_file."""
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", str(self.root / "key.pem"), "-out", str(self.cert)],
+                       check=True, capture_output=True)
+        os.chmod(self.root / "key.pem", 0o644)
 
     def start(self) -> "Dovecot":
         subprocess.run(["dovecot", "-c", str(self.conf)], check=True)
@@ -107,9 +124,29 @@ class Dovecot:
         wait_port(self.port)
         return self
 
+    def _leftovers(self) -> list[int]:
+        """Dovecot processes of this instance that outlived the master (imap sessions in IDLE do)."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                # an imap session has cwd "/" and an empty environment, but holds our maildir files open
+                if (entry / "cmdline").read_bytes().startswith(b"dovecot/") and any(
+                        os.readlink(link).startswith(str(self.root))
+                        for link in [entry / "cwd", *(entry / "fd").iterdir()]):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+        return pids
+
     def stop(self) -> None:
+        """Stop the server like a crash or restart would: every session of it is gone afterwards."""
         if self.running:
             subprocess.run(["doveadm", "-c", str(self.conf), "stop"], check=False, capture_output=True)
+            for pid in self._leftovers():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
             self.running = False
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:

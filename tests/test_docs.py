@@ -16,6 +16,11 @@ def test_every_config_key_is_documented():
     assert missing == []
 
 
+def test_config_table_is_current():
+    from maildesk.config import markdown_table
+    assert markdown_table() in README, "regenerate the README table with: python -m maildesk.config"
+
+
 def test_every_config_key_has_help_text():
     assert all(len(f.metadata["help"]) > 10 for _, f in schema())
 
