@@ -13,11 +13,23 @@ from .notify import check_templates
 from .store import Store
 
 SAMPLE_TICKET = {"number": 42, "tag": "[EX #42]", "subject": "Printer on fire", "queue": "general",
-                 "position": 3, "due": "2026-01-05 10:00 CET", "priority": "normal"}
+                 "position": 3, "due": "2026-01-05 10:00 CET", "priority": "normal", "parent": 41}
+FACTS = {**SAMPLE_TICKET, "status": "open", "requester": "jan@acme.test", "assignee": "jana@example.test",
+         "price": "1200 CZK", "due": "2026-01-31", "first_response_due": "2026-01-05T10:00+00:00",
+         "customer_id": "12345678", "customer_name": "ACME s.r.o."}
+CONSULTANT = {"name": "Jana Nováková", "email": "jana@example.test", "language": "cs"}
+NOTE = {"ticket": FACTS, "consultant": CONSULTANT, "author": "Jan Novák", "author_address": "jan@acme.test",
+        "text": "The printer is on fire.", "attachments": ["photo.jpg"]}
 SAMPLES = {
     "confirmation": {"ticket": SAMPLE_TICKET, "customer_name": "ACME s.r.o.", "requester_name": "Jan Novák",
                      "hours": None},
     "unknown_sender": {"sender": "someone@example.org", "subject": "Help"},
+    "consultant_new": NOTE,
+    "consultant_followup": {**NOTE, "reopened": True},
+    "consultant_note": NOTE,
+    "answer": {"ticket": FACTS, "consultant_name": "Jana Nováková", "text": "Please restart it."},
+    "resolved": {"ticket": FACTS, "consultant_name": "Jana Nováková"},
+    "command_error": {"ticket": FACTS, "errors": ["#frobnicate: unknown command"], "subject": "Re: [EX #42] x"},
 }
 
 

@@ -77,6 +77,7 @@ class Decision:
     ticket: int | None = None
     reason: str = ""
     detail: str = ""
+    parent: int | None = None  # a new ticket that continues this closed one
 
 
 @dataclass(frozen=True)

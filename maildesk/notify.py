@@ -21,12 +21,14 @@ import jinja2
 
 from .classify import LOOP_HEADER
 from .config import Config
+from .models import Attachment
 from .parse import clean_header
 from .store import Store, now
 
 log = logging.getLogger("maildesk.notify")
 
-TEMPLATES = ("confirmation", "unknown_sender")
+TEMPLATES = ("confirmation", "unknown_sender", "consultant_new", "consultant_followup", "consultant_note",
+             "answer", "resolved", "command_error")
 LANGUAGES = ("en", "cs", "sk")
 # Python folds a header just over 78 characters into an empty first line ("Subject:\r\n text"),
 # which some clients show with a leading space; 120 keeps ordinary subjects on one line.
@@ -79,11 +81,11 @@ def new_message_id(cfg: Config, ticket: int | None) -> str:
 
 def build(cfg: Config, *, kind: str, rcpt: str, subject: str, body: str, ticket: int | None,
           auto: str = "auto-replied", in_reply_to: str = "", references: tuple[str, ...] = (),
-          language: str = "en") -> Outgoing:
+          language: str = "en", attachments: tuple[Attachment, ...] = (), from_name: str = "") -> Outgoing:
     """A complete RFC 5322 message with the headers every maildesk mail carries."""
     msg = EmailMessage(policy=POLICY)
     mid = new_message_id(cfg, ticket)
-    msg["From"] = email.utils.formataddr((clean_header(cfg.helpdesk.name), cfg.helpdesk.address))
+    msg["From"] = email.utils.formataddr((clean_header(from_name or cfg.helpdesk.name), cfg.helpdesk.address))
     msg["To"] = clean_header(rcpt)
     msg["Reply-To"] = cfg.helpdesk.address
     msg["Subject"] = clean_header(subject)
@@ -98,7 +100,25 @@ def build(cfg: Config, *, kind: str, rcpt: str, subject: str, body: str, ticket:
     msg[LOOP_HEADER] = cfg.helpdesk.address
     msg["Content-Language"] = language
     msg.set_content(body, charset="utf-8")
+    for att in attachments:
+        maintype, _, subtype = att.content_type.partition("/")
+        if not subtype or not maintype.isascii():
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(att.data, maintype=maintype, subtype=subtype, filename=att.filename)
     return Outgoing(kind, clean_header(rcpt), clean_header(subject), mid.strip("<>"), msg.as_bytes())
+
+
+def send_template(store: Store, renderer: Renderer, template: str, *, rcpt: str, language: str | None,
+                  ctx: dict[str, Any], ticket: int | None, in_reply_to: str = "", references: tuple[str, ...] = (),
+                  attachments: tuple[Attachment, ...] = (), auto: str = "auto-replied", from_name: str = "") -> None:
+    """Render a template and queue the mail; call inside the transaction of the change that caused it."""
+    cfg = renderer.cfg
+    lang = language or cfg.helpdesk.language
+    subject, body = renderer.render(template, lang, **ctx)
+    out = build(cfg, kind=template, rcpt=rcpt, subject=subject, body=body, ticket=ticket, auto=auto,
+                in_reply_to=in_reply_to, references=references, language=lang, attachments=attachments,
+                from_name=from_name)
+    enqueue(store, cfg, out, ticket)
 
 
 def enqueue(store: Store, cfg: Config, out: Outgoing, ticket: int | None) -> None:

@@ -14,13 +14,13 @@ import logging
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from . import crash
+from . import consultants, crash
 from .authorise import authorise, may_write
 from .blobs import BlobStore
 from .classify import HUMAN, classify
 from .config import Config
 from .models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
-from .notify import Renderer, build, enqueue
+from .notify import Renderer, send_template
 from .parse import parse
 from .rules import queue_position, route
 from .store import Store, now
@@ -78,22 +78,28 @@ class Pipeline:
             return Decision(Kind.IGNORED, reason=kind), None
         sender = authorise(mail, self.store, self.cfg)
         number, clue = find_ticket(mail, self.store, self.cfg.helpdesk.tag)
-        detail = ""
+        detail, parent = "", None
         if number is not None:
-            if may_write(sender, self.store.ticket(number)):
-                return Decision(Kind.FOLLOWUP, ticket=number, detail=f"by {clue}"), sender
-            detail = f"{sender.address} may not write on #{number}; {clue} ignored"
-            logging.getLogger("maildesk.auth").warning("%s #%s refused: %s", label(mail), number, detail)
+            ticket = self.store.ticket(number)
+            if may_write(sender, ticket):
+                if ticket["status"] == "closed" and sender.role != "consultant" \
+                        and self.cfg.helpdesk.closed_reply == "new-ticket":
+                    detail, parent = f"#{number} is closed", number
+                else:
+                    return Decision(Kind.FOLLOWUP, ticket=number, detail=f"by {clue}"), sender
+            else:
+                detail = f"{sender.address} may not write on #{number}; {clue} ignored"
+                logging.getLogger("maildesk.auth").warning("%s #%s refused: %s", label(mail), number, detail)
         if sender.role == "stranger" and self.cfg.authorise.unknown_sender == "reject":
             return Decision(Kind.QUARANTINED, reason=Reason.UNKNOWN_SENDER.value, detail=detail), sender
-        return Decision(Kind.NEW, detail=detail or f"{sender.role} {sender.address}"), sender
+        return Decision(Kind.NEW, detail=detail or f"{sender.role} {sender.address}", parent=parent), sender
 
     # -- apply: inside the transaction -------------------------------------------
 
     def apply(self, mail: ParsedMail, d: Decision, sender: Sender | None, raw_sha: str) -> int | None:
         """Write what the decision means; returns the ticket number, if any."""
         if d.kind is Kind.NEW:
-            return self._open(mail, sender, raw_sha)
+            return self._open(mail, sender, raw_sha, d.parent)
         if d.kind is Kind.FOLLOWUP:
             return self._follow_up(mail, d.ticket, sender, raw_sha)
         if d.kind is Kind.QUARANTINED:
@@ -104,7 +110,7 @@ class Pipeline:
         self.store.event(None, mail.key, "ignored", {"class": d.reason, "from": mail.from_addr})
         return None
 
-    def _open(self, mail: ParsedMail, sender: Sender, raw_sha: str) -> int:
+    def _open(self, mail: ParsedMail, sender: Sender, raw_sha: str, parent: int | None) -> int:
         store, cfg = self.store, self.cfg
         number = store.next_ticket_number()
         customer = store.one("SELECT * FROM customers WHERE id = ?", (sender.customer_id,)) if sender.customer_id else None
@@ -115,41 +121,51 @@ class Pipeline:
             "number": number, "subject": subject, "status": "open", "queue": r.queue, "priority": r.priority,
             "customer_id": sender.customer_id, "requester": sender.address, "comm_address": sender.address,
             "assignee": None, "first_response_due": r.first_response_due.isoformat(timespec="minutes"),
-            "language": language, "created": now(), "updated": now(),
+            "language": language, "created": now(), "updated": now(), "parent": parent,
         })
-        self._message(number, mail, "in", raw_sha)
-        store.event(number, mail.key, "opened", {"by": sender.address, "role": sender.role, "queue": r.queue})
+        self.message(number, mail, "in", raw_sha)
+        store.event(number, mail.key, "opened", {"by": sender.address, "role": sender.role, "queue": r.queue,
+                                                 "parent": parent})
         due = r.first_response_due.astimezone(ZoneInfo(cfg.hours.timezone)).strftime("%Y-%m-%d %H:%M %Z")
         ctx = {
             "ticket": {"number": number, "tag": format_tag(cfg.helpdesk.tag, number), "subject": subject,
                        "queue": r.queue, "position": queue_position(store, r.queue, number), "due": due,
-                       "priority": r.priority},
+                       "priority": r.priority, "parent": parent},
             "customer_name": (customer or {}).get("name", ""),
             "requester_name": sender.name,
             "hours": cfg.hours,
         }
         self._send("confirmation", mail, number, language, ctx)
+        consultants.notify_new(self, number, mail)
         return number
 
     def _follow_up(self, mail: ParsedMail, number: int, sender: Sender, raw_sha: str) -> int:
+        if sender.role == "consultant":
+            outcome = consultants.handle_reply(self, mail, number, sender, raw_sha)
+            self.store.event(number, mail.key, "consultant-mail", {"by": sender.address, "result": outcome})
+            return number
         ticket = self.store.ticket(number)
-        direction = "note" if sender.role == "consultant" else "in"
-        self._message(number, mail, direction, raw_sha)
-        self.store.db["tickets"].update(number, {"updated": now()})
-        self.store.event(number, mail.key, "follow-up", {"by": sender.address, "role": sender.role})
-        if self.cfg.helpdesk.confirm_followups and sender.role != "consultant":
+        reopened = ticket["status"] in ("waiting", "resolved", "closed")
+        self.message(number, mail, "in", raw_sha)
+        self.store.db["tickets"].update(number, {"updated": now(), **({"status": "open"} if reopened else {})})
+        self.store.event(number, mail.key, "follow-up", {"by": sender.address, "reopened": reopened})
+        consultants.notify_followup(self, self.store.ticket(number), mail, reopened)
+        if self.cfg.helpdesk.confirm_followups:
             ctx = {"ticket": {"number": number, "tag": format_tag(self.cfg.helpdesk.tag, number),
                               "subject": ticket["subject"], "queue": ticket["queue"], "position": None,
-                              "due": None, "priority": ticket["priority"]},
+                              "due": None, "priority": ticket["priority"], "parent": None},
                    "customer_name": "", "requester_name": sender.name, "hours": self.cfg.hours}
             self._send("confirmation", mail, number, ticket["language"], ctx)
         return number
 
-    def _message(self, number: int, mail: ParsedMail, direction: str, raw_sha: str) -> None:
+    def message(self, number: int, mail: ParsedMail, direction: str, raw_sha: str, text: str | None = None,
+                original: str | None = None, to: str | None = None) -> None:
+        """Record a mail on a ticket: its text (or the part of it that counts), attachments, thread ID."""
         row = self.store.db["messages"].insert({
             "ticket": number, "direction": direction, "message_id": mail.message_id, "message_key": mail.key,
-            "from_addr": mail.from_addr, "to_addrs": ", ".join(mail.to + mail.cc), "date": mail.date,
-            "subject": mail.subject, "text": mail.text, "raw_sha256": raw_sha, "created": now(),
+            "from_addr": mail.from_addr, "to_addrs": to or ", ".join(mail.to + mail.cc), "date": mail.date,
+            "subject": mail.subject, "text": mail.text if text is None else text, "original_text": original,
+            "raw_sha256": raw_sha, "created": now(),
         })
         for att in mail.attachments:
             self.store.db["attachments"].insert({"message": row.last_pk, "filename": att.filename,
@@ -159,10 +175,9 @@ class Pipeline:
             self.store.db["thread_ids"].upsert({"message_id": mail.message_id, "ticket": number}, pk="message_id")
 
     def _send(self, template: str, mail: ParsedMail, number: int | None, language: str, ctx: dict) -> None:
-        subject, body = self.renderer.render(template, language, **ctx)
-        out = build(self.cfg, kind=template, rcpt=mail.from_addr, subject=subject, body=body, ticket=number,
-                    in_reply_to=mail.message_id, references=mail.references, language=language)
-        enqueue(self.store, self.cfg, out, number)
+        """A templated answer to the sender of `mail`."""
+        send_template(self.store, self.renderer, template, rcpt=mail.from_addr, language=language, ctx=ctx,
+                      ticket=number, in_reply_to=mail.message_id, references=mail.references)
 
     def _explain_unknown(self, mail: ParsedMail) -> None:
         if not self.store.notice_allowed(mail.from_addr, "unknown-sender", self.cfg.authorise.notice_interval_hours):

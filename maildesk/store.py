@@ -60,6 +60,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (address, kind));
     CREATE TABLE watermarks (mailbox TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);
     """,
+    """
+    ALTER TABLE tickets ADD COLUMN parent INTEGER;
+    ALTER TABLE messages ADD COLUMN original_text TEXT;
+    """,
 ]
 
 

@@ -124,27 +124,32 @@ class Dovecot:
         wait_port(self.port)
         return self
 
-    def _leftovers(self) -> list[int]:
-        """Dovecot processes of this instance that outlived the master (imap sessions in IDLE do)."""
+    def _children(self) -> list[int]:
+        """PIDs of the processes the Dovecot master started (imap sessions among them)."""
+        try:
+            master = (self.root / "run" / "master.pid").read_text().strip()
+        except OSError:
+            return []
         pids = []
         for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                # an imap session has cwd "/" and an empty environment, but holds our maildir files open
-                if (entry / "cmdline").read_bytes().startswith(b"dovecot/") and any(
-                        os.readlink(link).startswith(str(self.root))
-                        for link in [entry / "cwd", *(entry / "fd").iterdir()]):
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if stat.rsplit(")", 1)[1].split()[1] == master:
                     pids.append(int(entry.name))
-            except OSError:
-                continue
         return pids
 
     def stop(self) -> None:
-        """Stop the server like a crash or restart would: every session of it is gone afterwards."""
+        """Stop the server like a crash or restart would: every session of it is gone afterwards.
+
+        `doveadm stop` leaves imap sessions in IDLE running, so they are killed by PID.
+        """
         if self.running:
+            children = self._children()
             subprocess.run(["doveadm", "-c", str(self.conf), "stop"], check=False, capture_output=True)
-            for pid in self._leftovers():
+            for pid in children:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
             self.running = False

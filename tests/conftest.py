@@ -54,7 +54,7 @@ default = true
 [[consultant]]
 email = "jana@example.test"
 name = "Jana Nováková"
-queues = ["general"]
+queues = [{jana_queues}]
 language = "cs"
 {extra}
 """
@@ -78,11 +78,13 @@ def smtp():
 def make_config(tmp_path, dovecot, smtp):
     """Write a rules.toml for this test (own IMAP user = own mailbox) and load it."""
 
-    def make(extra: str = "", poll: int = 60, **over: object) -> Config:
+    def make(extra: str = "", poll: int = 60, jana_queues: str = "", **over: object) -> Config:
+        """jana_queues='"general"' makes Jana a consultant of the default queue (she gets notifications)."""
         user = f"helpdesk{next(_users)}"
         (tmp_path / "imap.secret").write_text(PASSWORD)
         text = RULES.format(templates=ROOT / "templates", imap_port=over.get("imap_port", dovecot.port), user=user,
-                            smtp_port=over.get("smtp_port", smtp.port), poll=poll, extra=extra)
+                            smtp_port=over.get("smtp_port", smtp.port), poll=poll, extra=extra,
+                             jana_queues=jana_queues)
         (tmp_path / "rules.toml").write_text(text)
         return load(tmp_path / "rules.toml")
 

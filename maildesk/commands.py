@@ -1,0 +1,79 @@
+"""Consultants' #commands: lines at the top of a consultant's mail.
+
+    #take                      assign the ticket to me
+    #assign ADDRESS            assign it to another consultant
+    #status open|waiting|resolved|closed
+    #note                      the whole mail is an internal note
+    #price AMOUNT [CURRENCY]   agreed price, stated in the answer
+    #due YYYY-MM-DD            agreed deadline, stated in the answer
+    #priority normal|express
+
+Parsing is all-or-nothing: one unknown command or bad value and the mail
+changes nothing, so a typo never half-applies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from .config import Config
+
+STATUSES = ("open", "waiting", "resolved", "closed")
+PRIORITIES = ("normal", "express")
+_AMOUNT = re.compile(r"^(\d{1,12}(?:[.,]\d{1,2})?)(?:\s+([A-Za-z]{3}))?$")
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    value: str = ""
+
+
+def _check(name: str, arg: str, cfg: Config) -> tuple[Command | None, str]:
+    """One command, or an error message saying what is wrong with it."""
+    if name in ("take", "note"):
+        return (Command(name), "") if not arg else (None, f"#{name} takes no value")
+    if name == "assign":
+        if cfg.consultant_by_email(arg) is None:
+            return None, f"#assign {arg}: not a consultant address"
+        return Command(name, arg.lower()), ""
+    if name == "status":
+        return (Command(name, arg.lower()), "") if arg.lower() in STATUSES else \
+            (None, f"#status {arg}: use one of {', '.join(STATUSES)}")
+    if name == "priority":
+        return (Command(name, arg.lower()), "") if arg.lower() in PRIORITIES else \
+            (None, f"#priority {arg}: use one of {', '.join(PRIORITIES)}")
+    if name == "price":
+        m = _AMOUNT.match(arg)
+        if not m:
+            return None, f"#price {arg}: use an amount with an optional currency, e.g. #price 1200 CZK"
+        return Command(name, m.group(1).replace(",", ".") + (f" {m.group(2).upper()}" if m.group(2) else "")), ""
+    if name == "due":
+        try:
+            return Command(name, date.fromisoformat(arg).isoformat()), ""
+        except ValueError:
+            return None, f"#due {arg}: use a date as YYYY-MM-DD"
+    return None, f"#{name}: unknown command (known: #take, #assign, #status, #note, #price, #due, #priority)"
+
+
+def parse_commands(text: str, cfg: Config) -> tuple[list[Command], str, list[str]]:
+    """(commands, the text below them, errors) from the top of a mail."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    commands: list[Command] = []
+    errors: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        if line and not line.startswith("#"):
+            break
+        if line:
+            name, _, arg = line[1:].partition(" ")
+            cmd, err = _check(name.lower(), arg.strip(), cfg)
+            if cmd:
+                commands.append(cmd)
+            else:
+                errors.append(err)
+        i += 1
+    return commands, "\n".join(lines[i:]).strip(), errors
