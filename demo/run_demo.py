@@ -98,7 +98,9 @@ def main() -> None:
         for r in smtp.received:
             msg = r.message
             print(f"\nTo: {msg['To']}\nSubject: {msg['Subject']}\nAuto-Submitted: {msg['Auto-Submitted']}\n")
-            print("    " + msg.get_content().strip().replace("\n", "\n    "))
+            print("    " + msg.get_body(("plain",)).get_content().strip().replace("\n", "\n    "))
+            for att in msg.iter_attachments():
+                print(f"    [attached: {att.get_filename()}]")
         print(f"\n== daemon log ({RUN / 'daemon.log'})")
         print((RUN / "daemon.log").read_text())
     finally:

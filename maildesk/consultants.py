@@ -14,6 +14,7 @@ from .config import Consultant
 from .extract import latest_reply
 from .models import ParsedMail, Sender
 from .notify import send_template
+from .rules import local_time
 from .store import now
 from .thread import format_tag
 
@@ -31,7 +32,7 @@ def facts(p: Pipeline, ticket: dict) -> dict:
             "subject": ticket["subject"], "status": ticket["status"], "queue": ticket["queue"],
             "priority": ticket["priority"], "requester": ticket["requester"], "assignee": ticket["assignee"] or "",
             "price": ticket["price"] or "", "due": ticket["due"] or "",
-            "first_response_due": ticket["first_response_due"] or "", "parent": ticket["parent"],
+            "first_response_due": local_time(ticket["first_response_due"], p.cfg.hours), "parent": ticket["parent"],
             "customer_id": (customer or {}).get("id", ""), "customer_name": (customer or {}).get("name", "")}
 
 

@@ -21,6 +21,7 @@ from mailparser_reply.parser import EmailMessage
 
 _EXTRA_HEADERS = [
     r"^Dňa\s.{1,200}?\snapísal(?:\(a\))?:\s*$",              # Slovak Thunderbird
+    r"^-{2,}\s*On\s.{1,200}\swrote:\s*$",                      # Yahoo: "--- On Wed, 4/4/12, X wrote:"
     r"^-{2,}\s*(?:Původní zpráva|Pôvodná správa|Original Message|Ursprüngliche Nachricht)\s*-{2,}\s*$",
     r"^(?:[* ]*(?:Od|Odoslané|Komu|Predmet|Dátum):[ *]*.*\n){3,}",  # Slovak Outlook block
     r"^_{20,}\s*$",                                           # Outlook's line before its header block

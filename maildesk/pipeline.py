@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 from . import consultants, crash
 from .authorise import authorise, may_write
@@ -22,7 +21,7 @@ from .config import Config
 from .models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
 from .notify import Renderer, send_template
 from .parse import parse
-from .rules import queue_position, route
+from .rules import local_time, queue_position, route
 from .store import Store, now
 from .thread import find_ticket, format_tag, strip_tag
 
@@ -126,7 +125,7 @@ class Pipeline:
         self.message(number, mail, "in", raw_sha)
         store.event(number, mail.key, "opened", {"by": sender.address, "role": sender.role, "queue": r.queue,
                                                  "parent": parent})
-        due = r.first_response_due.astimezone(ZoneInfo(cfg.hours.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+        due = local_time(r.first_response_due, cfg.hours)
         ctx = {
             "ticket": {"number": number, "tag": format_tag(cfg.helpdesk.tag, number), "subject": subject,
                        "queue": r.queue, "position": queue_position(store, r.queue, number), "due": due,
@@ -143,6 +142,7 @@ class Pipeline:
         if sender.role == "consultant":
             outcome = consultants.handle_reply(self, mail, number, sender, raw_sha)
             self.store.event(number, mail.key, "consultant-mail", {"by": sender.address, "result": outcome})
+            consultants.log.info("%s #%s %s: %s", label(mail), number, sender.address, outcome)
             return number
         ticket = self.store.ticket(number)
         reopened = ticket["status"] in ("waiting", "resolved", "closed")

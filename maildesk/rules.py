@@ -49,6 +49,14 @@ def add_support_hours(start: datetime, hours: float, cfg: Hours) -> datetime:
     return (start + timedelta(hours=hours)).astimezone(timezone.utc)
 
 
+def local_time(moment: datetime | str | None, cfg: Hours) -> str:
+    """A timestamp as people read it: in the support hours' time zone, to the minute."""
+    if not moment:
+        return ""
+    d = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    return d.astimezone(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def route(cfg: Config, received: datetime, priority: str = "normal") -> Route:
     """Queue, priority and first-response target of a new ticket."""
     target = cfg.sla.express_first_response_hours if priority == "express" else cfg.sla.first_response_hours
