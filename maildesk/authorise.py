@@ -1,32 +1,57 @@
 """Authorise stage: who wrote, and may they write on a given ticket?
 
-A sender is a consultant (from rules.toml), a contact of a customer (from the
-database), or a stranger. A subject tag is not a password: `may_write` is the
-only gate between a mail and an existing ticket.
+A sender is a consultant (rules.toml), a contact of a customer (database), the
+holder of valid credentials in the mail, or a stranger. A subject tag is not a
+password: `may_write` is the only gate between a mail and an existing ticket.
+Address trust can be tied to the receiving MTA's DMARC verdict ([trust]).
+Failed credential checks back off per sender and per customer ID; a backoff
+quarantines (never drops) mail, so an operator can always release it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from datetime import datetime, timedelta, timezone
 
+from . import credentials
 from .config import Config
 from .models import ParsedMail, Sender
-from .store import Store
+from .store import Store, now
 
 log = logging.getLogger("maildesk.auth")
 
+OK, BAD, BACKOFF = "ok", "bad", "backoff"
+
+
+def dmarc_failed(mail: ParsedMail, cfg: Config) -> bool:
+    """True when our own MTA's Authentication-Results says the From domain is forged."""
+    ours = cfg.trust.authserv_id.lower()
+    if not ours:
+        return False
+    for header in mail.auth_results:  # topmost first: the one our MTA added
+        authserv = header.split(";", 1)[0].strip().split()[0].lower() if header.strip() else ""
+        if authserv != ours:
+            continue  # another server's (or a forger's) verdict: not ours to trust
+        results = dict(re.findall(r"\b(dmarc|dkim|spf)\s*=\s*([a-z]+)", header.lower()))
+        return results.get("dmarc") == "fail" or (results.get("dkim") == "fail" and results.get("spf") == "fail")
+    return False
+
 
 def authorise(mail: ParsedMail, store: Store, cfg: Config) -> Sender:
-    """Identify the sender by address."""
+    """Identify the sender by address (credentials are checked separately)."""
     addr = mail.from_addr
+    if dmarc_failed(mail, cfg):
+        log.warning("%s #- %s failed DMARC at %s: treated as unknown", mail.message_id, addr, cfg.trust.authserv_id)
+        return Sender(addr, mail.from_name, "stranger")
     consultant = cfg.consultant_by_email(addr)
     if consultant:
         return Sender(addr, consultant.name, "consultant")
     customers = store.customers_of(addr)
     if customers:
         if len(customers) > 1:
-            log.info("%s - %s is a contact of %d customers; using %s", mail.message_id or mail.key[:16],
-                     addr, len(customers), customers[0])
+            log.info("%s #- %s is a contact of %d customers; using %s", mail.message_id, addr, len(customers),
+                     customers[0])
         return Sender(addr, mail.from_name, "contact", customers[0])
     return Sender(addr, mail.from_name, "stranger")
 
@@ -37,4 +62,41 @@ def may_write(sender: Sender, ticket: dict) -> bool:
         return True
     if sender.address in (ticket["requester"].lower(), ticket["comm_address"].lower()):
         return True
-    return sender.customer_id is not None and sender.customer_id == ticket["customer_id"]
+    return sender.role in ("contact", "credentials") and sender.customer_id is not None \
+        and sender.customer_id == ticket["customer_id"]
+
+
+def _blocked(store: Store, scope: str, subject: str) -> bool:
+    row = store.one("SELECT until FROM auth_blocks WHERE scope = ? AND subject = ?", (scope, subject))
+    return bool(row) and datetime.fromisoformat(row["until"]) > datetime.now(timezone.utc)
+
+
+def check_credentials(store: Store, creds: credentials.Credentials, sender: str) -> str:
+    """OK, BAD, or BACKOFF (too many recent failures: not even checked)."""
+    if _blocked(store, "sender", sender) or _blocked(store, "customer", creds.customer_id):
+        return BACKOFF
+    row = store.one("SELECT password_hash FROM customers WHERE id = ?", (creds.customer_id,))
+    return OK if credentials.verify(row["password_hash"] if row else None, creds.password) else BAD
+
+
+def record_failure(store: Store, cfg: Config, sender: str, customer_id: str, key: str) -> None:
+    """Count a failed check per sender and per customer ID; start or double a backoff at the limit."""
+    a = cfg.authorise
+    since = (datetime.now(timezone.utc) - timedelta(minutes=a.failure_window_minutes)).isoformat(timespec="seconds")
+    for scope, subject in (("sender", sender), ("customer", customer_id)):
+        store.db["auth_failures"].insert({"scope": scope, "subject": subject, "at": now()})
+        n = store.one("SELECT COUNT(*) AS n FROM auth_failures WHERE scope = ? AND subject = ? AND at >= ?",
+                      (scope, subject, since))["n"]
+        if n < a.max_failures:
+            continue
+        prev = store.one("SELECT level, until FROM auth_blocks WHERE scope = ? AND subject = ?", (scope, subject))
+        recent = prev and datetime.fromisoformat(prev["until"]) > datetime.now(timezone.utc) - timedelta(hours=24)
+        level = prev["level"] + 1 if recent else 0
+        minutes = min(a.backoff_minutes * 2 ** level, a.backoff_max_hours * 60)
+        until = datetime.now(timezone.utc) + timedelta(minutes=minutes)
+        store.db["auth_blocks"].upsert({"scope": scope, "subject": subject, "level": level,
+                                        "until": until.isoformat(timespec="seconds")}, pk=("scope", "subject"))
+        store.db.execute("DELETE FROM auth_failures WHERE scope = ? AND subject = ?", (scope, subject))
+        store.event(None, key, "credentials-backoff", {"scope": scope, "subject": subject, "minutes": minutes})
+        log.warning("key:%s #- %d failed credential checks for %s %s in %d min: quarantined unchecked for %d min",
+                    key[:16], n, scope, subject, a.failure_window_minutes, minutes)

@@ -29,6 +29,11 @@ SAMPLES = {
     "consultant_note": NOTE,
     "answer": {"ticket": FACTS, "consultant_name": "Jana Nováková", "text": "Please restart it."},
     "resolved": {"ticket": FACTS, "consultant_name": "Jana Nováková"},
+    "bad_credentials": {"sender": "someone@example.org", "subject": "Help"},
+    "contact_added": {"customer_name": "ACME s.r.o.", "customer_id": "12345678", "contact": "new@acme.test",
+                      "admin": "boss@acme.test"},
+    "contact_removed": {"customer_name": "ACME s.r.o.", "customer_id": "12345678", "contact": "old@acme.test",
+                        "admin": "boss@acme.test"},
     "command_error": {"ticket": FACTS, "errors": ["#frobnicate: unknown command"], "subject": "Re: [EX #42] x"},
 }
 
@@ -83,4 +88,6 @@ async def run_checks(cfg: Config) -> bool:
     else:
         results.append(report(True, "IMAP", "disabled (imap.enabled = false): mail arrives via `maildesk ingest`"))
     results.append(await check_smtp(cfg))
+    if not cfg.trust.authserv_id:
+        print("warn  trust.authserv_id is not set: a known From address is trusted without checking DMARC")
     return all(results)

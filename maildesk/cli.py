@@ -10,9 +10,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import views
 from .config import Config, config_path, load
-from .customers import InputError, add_contact, add_customer
+from . import access, views
+from .customers import InputError, add_contact, add_customer, remove_contact, set_password
 from .daemon import Daemon, open_store
 from .errors import ConfigError, MaildeskError, TransientError
 
@@ -74,24 +74,50 @@ def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise InputError("no password on standard input")
+    return password
+
+
 def cmd_customer(args: argparse.Namespace, cfg: Config) -> int:
-    password = None
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise InputError("--password-stdin: empty password")
-    add_customer(open_store(cfg), args.id, args.name, args.contact or [], args.language, password)
+    store = open_store(cfg)
+    if args.action == "show":
+        return views.customer_show(store, args.id)
+    if args.action == "passwd":
+        set_password(store, args.id, _read_password())
+        print(f"password of customer {args.id} changed")
+        return 0
+    password = _read_password() if args.password_stdin else None
+    add_customer(store, args.id, args.name, args.contact or [], args.language, password)
     print(f"customer {args.id} added")
     return 0
 
 
 def cmd_contact(args: argparse.Namespace, cfg: Config) -> int:
-    add_contact(open_store(cfg), args.customer_id, args.email)
-    print(f"{args.email} is now a contact of {args.customer_id}")
+    store = open_store(cfg)
+    if args.action == "remove":
+        with store.transaction():
+            removed = remove_contact(store, args.customer_id, args.email)
+        print(f"{args.email} removed from {args.customer_id}" if removed else f"{args.email} was no contact")
+        return 0 if removed else 1
+    add_contact(store, args.customer_id, args.email, admin=args.admin)
+    print(f"{args.email} is now {'an admin ' if args.admin else 'a '}contact of {args.customer_id}")
     return 0
 
 
 def cmd_ticket(args: argparse.Namespace, cfg: Config) -> int:
+    if args.action == "verify":
+        daemon = Daemon(cfg)
+        with daemon.store.transaction():
+            ok = access.verify(daemon.pipeline, args.number, "operator")
+        if not ok:
+            print(f"ticket {args.number} is not an unverified ticket", file=sys.stderr)
+            return 1
+        asyncio.run(daemon.sender.flush())
+        print(f"ticket {args.number} verified; confirmation sent to the requester")
+        return 0
     store = open_store(cfg)
     if args.action == "list":
         return views.ticket_list(store, args.json)
@@ -146,9 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--contact", action="append", metavar="EMAIL", help="an address that may write (repeatable)")
     a.add_argument("--language", choices=("en", "cs", "sk"))
     a.add_argument("--password-stdin", action="store_true", help="read the customer's password from stdin")
+    s.add_parser("passwd", help="set a customer's password (read from stdin)").add_argument("id")
+    s.add_parser("show", help="a customer with its contacts and who added them").add_argument("id")
 
     s = sub.add_parser("contact", help="manage contacts").add_subparsers(dest="action", required=True)
     a = s.add_parser("add", help="allow an address to write for a customer")
+    a.add_argument("customer_id")
+    a.add_argument("email")
+    a.add_argument("--admin", action="store_true", help="may add and remove contacts by mail (#contact)")
+    a = s.add_parser("remove", help="withdraw an address's right to write for a customer")
     a.add_argument("customer_id")
     a.add_argument("email")
 
@@ -158,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = s.add_parser("show", help="one ticket with its messages")
     a.add_argument("number", type=int)
     a.add_argument("--json", action="store_true")
+    s.add_parser("verify", help="open an unverified (triage) ticket and confirm it").add_argument("number", type=int)
 
     s = sub.add_parser("quarantine", help="held messages").add_subparsers(dest="action", required=True)
     a = s.add_parser("list", help="list held messages")

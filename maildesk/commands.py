@@ -7,6 +7,7 @@
     #price AMOUNT [CURRENCY]   agreed price, stated in the answer
     #due YYYY-MM-DD            agreed deadline, stated in the answer
     #priority normal|express
+    #verify                    confirm an unverified (triage) ticket: it opens and the requester is told
 
 Parsing is all-or-nothing: one unknown command or bad value and the mail
 changes nothing, so a typo never half-applies.
@@ -33,7 +34,7 @@ class Command:
 
 def _check(name: str, arg: str, cfg: Config) -> tuple[Command | None, str]:
     """One command, or an error message saying what is wrong with it."""
-    if name in ("take", "note"):
+    if name in ("take", "note", "verify"):
         return (Command(name), "") if not arg else (None, f"#{name} takes no value")
     if name == "assign":
         if cfg.consultant_by_email(arg) is None:
@@ -55,7 +56,7 @@ def _check(name: str, arg: str, cfg: Config) -> tuple[Command | None, str]:
             return Command(name, date.fromisoformat(arg).isoformat()), ""
         except ValueError:
             return None, f"#due {arg}: use a date as YYYY-MM-DD"
-    return None, f"#{name}: unknown command (known: #take, #assign, #status, #note, #price, #due, #priority)"
+    return None, f"#{name}: unknown command (known: #take, #assign, #status, #note, #price, #due, #priority, #verify)"
 
 
 def parse_commands(text: str, cfg: Config) -> tuple[list[Command], str, list[str]]:

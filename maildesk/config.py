@@ -43,6 +43,7 @@ class Helpdesk:
     data_dir: str = opt("var", "Directory for the SQLite database, raw mails and attachments (relative to rules.toml).")
     templates_dir: str = opt("templates", "Directory of the mail templates (relative to rules.toml).")
     confirm_followups: bool = opt(False, "Also send a confirmation for each follow-up mail, not only for new tickets.")
+    tag_secret: str = opt("", "Optional secret: tags get an HMAC check code ([EX #42-k7f]) and Message-IDs an HMAC, so guessed tags are recognised as forged.")
     closed_reply: str = opt("new-ticket", "A customer's reply to a closed ticket opens a new ticket that refers to it (new-ticket) or reopens it (reopen).", ("new-ticket", "reopen"))
 
 
@@ -84,8 +85,19 @@ class Smtp:
 
 @dataclass(frozen=True)
 class Authorise:
-    unknown_sender: str = opt("reject", "What a mail from an unknown address does: quarantine it and explain (reject) or open a ticket anyway (open).", ("reject", "open"))
-    notice_interval_hours: int = opt(24, "At most one explanation mail per unknown address in this many hours.")
+    unknown_sender: str = opt("reject", "What a mail from an unknown address does: quarantine it and explain (reject), open an unverified ticket in the triage queue (triage), or open a ticket (open).", ("reject", "triage", "open"))
+    triage_queue: str = opt("triage", "Queue of unverified tickets under unknown_sender = \"triage\" (must be a [[queue]]).")
+    notice_interval_hours: int = opt(24, "At most one explanation mail per address and kind (unknown sender, bad credentials) in this many hours.")
+    remember_credential_senders: bool = opt(False, "Add the address of a mail with valid credentials as a contact of that customer.")
+    max_failures: int = opt(5, "Failed credential checks per sender or customer ID within failure_window_minutes before backing off.")
+    failure_window_minutes: int = opt(15, "Window in which failed credential checks are counted.")
+    backoff_minutes: int = opt(15, "First backoff: credential mails are quarantined unchecked this long; doubles on each repeat.")
+    backoff_max_hours: int = opt(24, "Longest backoff.")
+
+
+@dataclass(frozen=True)
+class Trust:
+    authserv_id: str = opt("", "authserv-id of the receiving MTA's Authentication-Results header; when set, dmarc=fail (or dkim=fail and spf=fail) makes a known address count as unknown.")
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,7 @@ class Config:
     imap: Imap = field(default_factory=Imap)
     smtp: Smtp = field(default_factory=Smtp)
     authorise: Authorise = field(default_factory=Authorise)
+    trust: Trust = field(default_factory=Trust)
     hours: Hours = field(default_factory=Hours)
     sla: Sla = field(default_factory=Sla)
     processing: Processing = field(default_factory=Processing)
@@ -158,7 +171,7 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {
-    "helpdesk": Helpdesk, "imap": Imap, "smtp": Smtp, "authorise": Authorise,
+    "helpdesk": Helpdesk, "imap": Imap, "smtp": Smtp, "authorise": Authorise, "trust": Trust,
     "hours": Hours, "sla": Sla, "processing": Processing,
 }
 TABLE_ARRAYS: dict[str, type] = {"queue": Queue, "consultant": Consultant}
@@ -314,6 +327,9 @@ def _validate(cfg: Config, text: str) -> None:
         if len(given) > 1:
             raise ConfigError(f"give only one of {', '.join(given)}", key=f"{sec}.{given[1]}",
                               line=find_line(text, sec, given[1]))
+    if cfg.authorise.unknown_sender == "triage" and cfg.authorise.triage_queue not in names:
+        raise ConfigError(f"queue {cfg.authorise.triage_queue!r} is not defined as a [[queue]]",
+                          key="authorise.triage_queue", line=find_line(text, "authorise", "unknown_sender"))
     if cfg.imap.enabled and not cfg.imap.username:
         raise ConfigError("required when imap.enabled is true", key="imap.username", line=find_line(text, "imap", None))
 

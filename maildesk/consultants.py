@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from . import access
 from .commands import Command, parse_commands
 from .config import Consultant
 from .extract import latest_reply
@@ -28,7 +29,7 @@ def facts(p: Pipeline, ticket: dict) -> dict:
     """The ticket as templates see it."""
     customer = p.store.one("SELECT id, name FROM customers WHERE id = ?", (ticket["customer_id"],)) \
         if ticket["customer_id"] else None
-    return {"number": ticket["number"], "tag": format_tag(p.cfg.helpdesk.tag, ticket["number"]),
+    return {"number": ticket["number"], "tag": format_tag(p.cfg, ticket["number"]),
             "subject": ticket["subject"], "status": ticket["status"], "queue": ticket["queue"],
             "priority": ticket["priority"], "requester": ticket["requester"], "assignee": ticket["assignee"] or "",
             "price": ticket["price"] or "", "due": ticket["due"] or "",
@@ -80,6 +81,8 @@ def _apply(p: Pipeline, number: int, cmds: list[Command], sender: Sender, key: s
     if changes:
         p.store.db["tickets"].update(number, {**changes, "updated": now()})
         p.store.event(number, key, "commands", {"by": sender.address, **changes})
+    if any(c.name == "verify" for c in cmds) and access.verify(p, number, sender.address):
+        changes["verified"] = True
     return changes
 
 

@@ -30,6 +30,8 @@ def add_customer(store: Store, cid: str, name: str, contacts: list[str], languag
     if not _ID.match(cid):
         raise InputError(f"customer ID must be 1-64 letters, digits, '.', '_' or '-': {cid!r}")
     emails = [check_email(c) for c in contacts]
+    if password is not None and len(password) < 8:
+        raise InputError("a password needs at least 8 characters")
     hashed = PasswordHasher().hash(password) if password else None
     with store.transaction():
         if store.one("SELECT id FROM customers WHERE id = ?", (cid,)):
@@ -43,12 +45,58 @@ def add_customer(store: Store, cid: str, name: str, contacts: list[str], languag
 
 def add_contact(store: Store, cid: str, addr: str, added_by: str = "operator", admin: bool = False) -> None:
     """Allow `addr` to open and follow tickets for customer `cid`."""
+    with store.transaction():
+        add_contact_in_tx(store, cid, addr, added_by, admin)
+
+
+def add_contact_in_tx(store: Store, cid: str, addr: str, added_by: str, admin: bool = False) -> None:
+    """add_contact inside a transaction the caller holds."""
     addr = check_email(addr)
+    if not store.one("SELECT id FROM customers WHERE id = ?", (cid,)):
+        raise InputError(f"no customer {cid}")
+    _insert_contact(store, cid, addr, added_by, admin)
+    store.event(None, None, "contact-added", {"customer": cid, "email": addr, "by": added_by, "admin": admin})
+
+
+def set_password(store: Store, cid: str, password: str) -> None:
+    """Replace a customer's password (kept only as an argon2id hash)."""
+    if len(password) < 8:
+        raise InputError("a password needs at least 8 characters")
     with store.transaction():
         if not store.one("SELECT id FROM customers WHERE id = ?", (cid,)):
             raise InputError(f"no customer {cid}")
-        _insert_contact(store, cid, addr, added_by, admin)
-        store.event(None, None, "contact-added", {"customer": cid, "email": addr, "by": added_by})
+        store.db["customers"].update(cid, {"password_hash": PasswordHasher().hash(password)})
+        store.event(None, None, "password-changed", {"customer": cid})
+
+
+def remove_contact(store: Store, cid: str, addr: str, removed_by: str = "operator") -> bool:
+    """Withdraw an address's right to write for a customer; False when it was no contact."""
+    addr = check_email(addr)
+    cur = store.db.execute("DELETE FROM contacts WHERE customer_id = ? AND email = ?", (cid, addr))
+    if cur.rowcount:
+        store.event(None, None, "contact-removed", {"customer": cid, "email": addr, "by": removed_by})
+    return cur.rowcount == 1
+
+
+def is_admin(store: Store, cid: str, addr: str) -> bool:
+    row = store.one("SELECT admin FROM contacts WHERE customer_id = ? AND email = ?", (cid, addr))
+    return bool(row and row["admin"])
+
+
+_CONTACT_CMD = re.compile(r"^#contact\s+(add|remove)\s+(\S+)\s*$", re.I)
+
+
+def contact_commands(text: str) -> list[tuple[str, str]] | None:
+    """[(add|remove, address)] when a mail starts with #contact lines, else None."""
+    out = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            continue
+        m = _CONTACT_CMD.match(line.strip())
+        if not m:
+            break
+        out.append((m.group(1).lower(), m.group(2)))
+    return out or None
 
 
 def _insert_contact(store: Store, cid: str, addr: str, added_by: str, admin: bool = False) -> None:

@@ -75,7 +75,11 @@ class Daemon:
                 continue
             crash.point("after-commit")
             c = self.cfg.imap
-            await src.move(uid, c.quarantine_folder if outcome.folder == "quarantine" else c.processed_folder)
+            folder = c.quarantine_folder if outcome.folder == "quarantine" else c.processed_folder
+            if outcome.replacement is not None:  # the original holds a password: keep only the redacted copy
+                await src.replace(uid, outcome.replacement, folder)
+            else:
+                await src.move(uid, folder)
             self.store.set_watermark(mailbox, src.uidvalidity, uid)
             moved += 1
             self.sender.wake.set()

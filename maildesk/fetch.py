@@ -135,6 +135,17 @@ class ImapSource:
         else:
             await self._call(imap.expunge(), "EXPUNGE")
 
+    async def replace(self, uid: int, raw: bytes, folder: str) -> None:
+        """Keep `raw` (a redacted copy) in `folder` instead of the original: APPEND, then delete the original."""
+        resp = await self._call(self.imap.append(raw, mailbox=quoted(folder), flags=r"(\Seen)"), "APPEND")
+        if resp.result != "OK":
+            raise MailServerDown(f"APPEND to {folder}: {_text(resp)}")
+        await self._call(self.imap.uid("store", str(uid), "+FLAGS.SILENT", r"(\Deleted)"), "UID STORE")
+        if self.imap.has_capability("UIDPLUS"):
+            await self._call(self.imap.uid("expunge", str(uid)), "UID EXPUNGE")
+        else:
+            await self._call(self.imap.expunge(), "EXPUNGE")
+
     async def wait_for_mail(self) -> None:
         """Return when new mail may be there: IDLE push, or the poll interval."""
         c = self.cfg.imap

@@ -38,6 +38,7 @@ class ParsedMail:
     text: str
     attachments: tuple[Attachment, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
+    auth_results: tuple[str, ...] = ()  # Authentication-Results headers, topmost first
     defect: str = ""  # a Reason code when the mail cannot become a ticket
 
 
@@ -48,6 +49,8 @@ class Reason(str, Enum):
     UNPARSEABLE = "unparseable"
     UNKNOWN_SENDER = "unknown-sender"
     PROCESSING_FAILED = "processing-failed"
+    BAD_CREDENTIALS = "bad-credentials"
+    CREDENTIALS_BACKOFF = "credentials-backoff"
 
 
 class Kind(str, Enum):
@@ -57,6 +60,7 @@ class Kind(str, Enum):
     FOLLOWUP = "followup"
     IGNORED = "ignored"
     QUARANTINED = "quarantined"
+    ADMIN = "admin"  # a customer admin's #contact mail
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class Sender:
 
     address: str
     name: str
-    role: str  # "contact" | "consultant" | "stranger"
+    role: str  # "contact" | "consultant" | "credentials" | "stranger"
     customer_id: str | None = None
 
 
@@ -78,6 +82,8 @@ class Decision:
     reason: str = ""
     detail: str = ""
     parent: int | None = None  # a new ticket that continues this closed one
+    customer_id: str | None = None  # the customer ID a credential mail named
+    triage: bool = False  # open as unverified in the triage queue
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ class Outcome:
     ticket: int | None
     reason: str = ""
     duplicate: bool = False
+    replacement: bytes | None = None  # a redacted copy to keep on the IMAP server instead of the original
 
     @property
     def folder(self) -> str:

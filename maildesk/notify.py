@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
+import hashlib
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from .store import Store, now
 log = logging.getLogger("maildesk.notify")
 
 TEMPLATES = ("confirmation", "unknown_sender", "consultant_new", "consultant_followup", "consultant_note",
-             "answer", "resolved", "command_error")
+             "answer", "resolved", "command_error", "bad_credentials", "contact_added", "contact_removed")
 LANGUAGES = ("en", "cs", "sk")
 # Python folds a header just over 78 characters into an empty first line ("Subject:\r\n text"),
 # which some clients show with a leading space; 120 keeps ordinary subjects on one line.
@@ -75,8 +77,12 @@ class Renderer:
 
 
 def new_message_id(cfg: Config, ticket: int | None) -> str:
+    """<md.TICKET.TOKEN@domain>, with an HMAC of both appended when helpdesk.tag_secret is set."""
     domain = cfg.helpdesk.address.rpartition("@")[2]
-    return f"<md.{ticket or 0}.{secrets.token_hex(10)}@{domain}>"
+    local = f"md.{ticket or 0}.{secrets.token_hex(10)}"
+    if cfg.helpdesk.tag_secret:
+        local += "." + hmac.new(cfg.helpdesk.tag_secret.encode(), local.encode(), hashlib.sha256).hexdigest()[:12]
+    return f"<{local}@{domain}>"
 
 
 def build(cfg: Config, *, kind: str, rcpt: str, subject: str, body: str, ticket: int | None,

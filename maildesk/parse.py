@@ -174,5 +174,6 @@ def parse(raw: bytes) -> ParsedMail:
         text=text.replace("\r\n", "\n").replace("\x00", ""),
         attachments=_attachments(parser),
         headers=headers,
+        auth_results=tuple(clean_header(v, 4000) for v in msg.get_all("Authentication-Results") or []),
         defect="" if sender else Reason.BAD_FROM.value,
     )

@@ -10,11 +10,12 @@ inside a transaction, which makes the daemon's one coroutine the one writer.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime, timezone
 
-from . import consultants, crash
-from .authorise import authorise, may_write
+from . import access, consultants, crash, credentials
+from .authorise import BAD, OK, authorise, check_credentials, may_write, record_failure
 from .blobs import BlobStore
 from .classify import HUMAN, classify
 from .config import Config
@@ -23,7 +24,7 @@ from .notify import Renderer, send_template
 from .parse import parse
 from .rules import local_time, queue_position, route
 from .store import Store, now
-from .thread import find_ticket, format_tag, strip_tag
+from .thread import find_ticket, format_tag, strip_tag, tag_is_genuine
 
 log = logging.getLogger("maildesk.pipeline")
 
@@ -47,11 +48,17 @@ class Pipeline:
         """Process one raw message; a message seen before returns its first outcome unchanged."""
         mail = parse(raw)
         crash.point("process")
+        creds = credentials.find(mail.text)
+        if creds:  # before anything is stored: every copy we keep is the redacted one
+            raw = credentials.redact(raw, creds.password)
+            mail = dataclasses.replace(parse(raw), key=mail.key)
+        replacement = raw if creds else None
         done = self.store.inbound(mail.key)
         if done and done["outcome"] and not force:
             log.info("%s #%s duplicate: already %s", label(mail), done["ticket"] or "-", done["outcome"])
-            return Outcome(mail.key, Kind(done["outcome"]), done["ticket"], done["reason"] or "", duplicate=True)
-        decision, sender = self.decide(mail)
+            return Outcome(mail.key, Kind(done["outcome"]), done["ticket"], done["reason"] or "", duplicate=True,
+                           replacement=replacement)
+        decision, sender = self.decide(mail, creds)
         raw_sha = self.blobs.put(raw)
         for att in mail.attachments:
             self.blobs.put(att.data)
@@ -61,14 +68,14 @@ class Pipeline:
                 "key": mail.key, "message_id": mail.message_id, "sender": mail.from_addr,
                 "subject": mail.subject, "outcome": decision.kind.value, "ticket": ticket,
                 "reason": decision.reason, "uidvalidity": uidvalidity, "uid": uid, "raw_sha256": raw_sha,
-                "updated": now(),
+                "redacted": int(bool(creds)), "updated": now(),
             }, pk="key")
             crash.point("before-commit")
         log.info("%s #%s %s", label(mail), ticket or "-",
                  " ".join(p for p in (decision.kind.value, decision.reason, decision.detail and f"({decision.detail})") if p))
-        return Outcome(mail.key, decision.kind, ticket, decision.reason)
+        return Outcome(mail.key, decision.kind, ticket, decision.reason, replacement=replacement)
 
-    def decide(self, mail: ParsedMail) -> tuple[Decision, Sender | None]:
+    def decide(self, mail: ParsedMail, creds: credentials.Credentials | None = None) -> tuple[Decision, Sender | None]:
         """classify -> authorise -> thread: what should happen to this mail."""
         if mail.defect:
             return Decision(Kind.QUARANTINED, reason=mail.defect), None
@@ -76,7 +83,21 @@ class Pipeline:
         if kind != HUMAN:
             return Decision(Kind.IGNORED, reason=kind), None
         sender = authorise(mail, self.store, self.cfg)
-        number, clue = find_ticket(mail, self.store, self.cfg.helpdesk.tag)
+        if creds and creds.customer_id:
+            verdict = check_credentials(self.store, creds, mail.from_addr)
+            if verdict == OK and sender.role != "consultant":
+                sender = Sender(sender.address, sender.name, "credentials", creds.customer_id)
+            elif verdict != OK and sender.role == "stranger":
+                reason = Reason.BAD_CREDENTIALS if verdict == BAD else Reason.CREDENTIALS_BACKOFF
+                return Decision(Kind.QUARANTINED, reason=reason.value, customer_id=creds.customer_id), sender
+            elif verdict != OK:
+                logging.getLogger("maildesk.auth").warning(
+                    "%s #- credentials for %s failed; %s is authorised by address", label(mail), creds.customer_id,
+                    sender.address)
+        if sender.role == "contact" and access.contact_commands(mail.text) is not None:
+            if access.is_admin(self.store, sender.customer_id, sender.address):
+                return Decision(Kind.ADMIN, customer_id=sender.customer_id), sender
+        number, clue = find_ticket(mail, self.store, self.cfg)
         detail, parent = "", None
         if number is not None:
             ticket = self.store.ticket(number)
@@ -88,55 +109,79 @@ class Pipeline:
                     return Decision(Kind.FOLLOWUP, ticket=number, detail=f"by {clue}"), sender
             else:
                 detail = f"{sender.address} may not write on #{number}; {clue} ignored"
+                if clue == "tag" and self.cfg.helpdesk.tag_secret:
+                    detail += "; tag check code " + ("valid: leaked tag?" if tag_is_genuine(mail.subject, self.cfg)
+                                                     else "wrong or missing: forged tag")
                 logging.getLogger("maildesk.auth").warning("%s #%s refused: %s", label(mail), number, detail)
-        if sender.role == "stranger" and self.cfg.authorise.unknown_sender == "reject":
+        policy = self.cfg.authorise.unknown_sender
+        if sender.role == "stranger" and policy == "reject":
             return Decision(Kind.QUARANTINED, reason=Reason.UNKNOWN_SENDER.value, detail=detail), sender
-        return Decision(Kind.NEW, detail=detail or f"{sender.role} {sender.address}", parent=parent), sender
+        triage = sender.role == "stranger" and policy == "triage"
+        return Decision(Kind.NEW, detail=detail or f"{sender.role} {sender.address}", parent=parent,
+                        triage=triage), sender
 
     # -- apply: inside the transaction -------------------------------------------
 
     def apply(self, mail: ParsedMail, d: Decision, sender: Sender | None, raw_sha: str) -> int | None:
         """Write what the decision means; returns the ticket number, if any."""
         if d.kind is Kind.NEW:
-            return self._open(mail, sender, raw_sha, d.parent)
+            return self._open(mail, sender, raw_sha, d)
         if d.kind is Kind.FOLLOWUP:
             return self._follow_up(mail, d.ticket, sender, raw_sha)
+        if d.kind is Kind.ADMIN:
+            access.apply_contact_commands(self, mail, sender)
+            return None
         if d.kind is Kind.QUARANTINED:
             self.quarantine(mail, d.reason, raw_sha)
             if d.reason == Reason.UNKNOWN_SENDER.value and sender:
-                self._explain_unknown(mail)
+                self.notice(mail, "unknown_sender", {"sender": mail.from_addr, "subject": mail.subject})
+            elif d.reason in (Reason.BAD_CREDENTIALS.value, Reason.CREDENTIALS_BACKOFF.value):
+                if d.reason == Reason.BAD_CREDENTIALS.value:
+                    record_failure(self.store, self.cfg, mail.from_addr, d.customer_id or "", mail.key)
+                self.notice(mail, "bad_credentials", {"sender": mail.from_addr, "subject": mail.subject})
             return None
         self.store.event(None, mail.key, "ignored", {"class": d.reason, "from": mail.from_addr})
         return None
 
-    def _open(self, mail: ParsedMail, sender: Sender, raw_sha: str, parent: int | None) -> int:
+    def _open(self, mail: ParsedMail, sender: Sender, raw_sha: str, d: Decision) -> int:
         store, cfg = self.store, self.cfg
         number = store.next_ticket_number()
         customer = store.one("SELECT * FROM customers WHERE id = ?", (sender.customer_id,)) if sender.customer_id else None
-        language = (customer or {}).get("language") or cfg.helpdesk.language
         r = route(cfg, datetime.now(timezone.utc))
-        subject = strip_tag(mail.subject, cfg.helpdesk.tag) or "(no subject)"
         store.db["tickets"].insert({
-            "number": number, "subject": subject, "status": "open", "queue": r.queue, "priority": r.priority,
+            "number": number, "subject": strip_tag(mail.subject, cfg.helpdesk.tag) or "(no subject)",
+            "status": "unverified" if d.triage else "open",
+            "queue": cfg.authorise.triage_queue if d.triage else r.queue, "priority": r.priority,
             "customer_id": sender.customer_id, "requester": sender.address, "comm_address": sender.address,
             "assignee": None, "first_response_due": r.first_response_due.isoformat(timespec="minutes"),
-            "language": language, "created": now(), "updated": now(), "parent": parent,
+            "language": (customer or {}).get("language") or cfg.helpdesk.language,
+            "created": now(), "updated": now(), "parent": d.parent,
         })
         self.message(number, mail, "in", raw_sha)
-        store.event(number, mail.key, "opened", {"by": sender.address, "role": sender.role, "queue": r.queue,
-                                                 "parent": parent})
-        due = local_time(r.first_response_due, cfg.hours)
-        ctx = {
-            "ticket": {"number": number, "tag": format_tag(cfg.helpdesk.tag, number), "subject": subject,
-                       "queue": r.queue, "position": queue_position(store, r.queue, number), "due": due,
-                       "priority": r.priority, "parent": parent},
-            "customer_name": (customer or {}).get("name", ""),
-            "requester_name": sender.name,
-            "hours": cfg.hours,
-        }
-        self._send("confirmation", mail, number, language, ctx)
+        store.event(number, mail.key, "opened", {"by": sender.address, "role": sender.role, "parent": d.parent,
+                                                 "triage": d.triage})
+        if sender.role == "credentials" and cfg.authorise.remember_credential_senders:
+            access.remember(self, sender, mail.key)
+        if not d.triage:  # an unverified ticket is confirmed when someone verifies it
+            self.confirm(number, sender.name)
         consultants.notify_new(self, number, mail)
         return number
+
+    def confirm(self, number: int, requester_name: str = "") -> None:
+        """The confirmation to the requester: number, tag, queue position, response target, hints."""
+        t = self.store.ticket(number)
+        first = self.store.one("SELECT message_id, subject FROM messages WHERE ticket = ? ORDER BY id LIMIT 1",
+                               (number,)) or {"message_id": ""}
+        customer = self.store.one("SELECT name FROM customers WHERE id = ?", (t["customer_id"],)) or {}
+        ctx = {
+            "ticket": {"number": number, "tag": format_tag(self.cfg, number), "subject": t["subject"],
+                       "queue": t["queue"], "position": queue_position(self.store, t["queue"], number),
+                       "due": local_time(t["first_response_due"], self.cfg.hours), "priority": t["priority"],
+                       "parent": t["parent"]},
+            "customer_name": customer.get("name", ""), "requester_name": requester_name, "hours": self.cfg.hours,
+        }
+        send_template(self.store, self.renderer, "confirmation", rcpt=t["comm_address"], language=t["language"],
+                      ctx=ctx, ticket=number, in_reply_to=first["message_id"] or "")
 
     def _follow_up(self, mail: ParsedMail, number: int, sender: Sender, raw_sha: str) -> int:
         if sender.role == "consultant":
@@ -151,11 +196,7 @@ class Pipeline:
         self.store.event(number, mail.key, "follow-up", {"by": sender.address, "reopened": reopened})
         consultants.notify_followup(self, self.store.ticket(number), mail, reopened)
         if self.cfg.helpdesk.confirm_followups:
-            ctx = {"ticket": {"number": number, "tag": format_tag(self.cfg.helpdesk.tag, number),
-                              "subject": ticket["subject"], "queue": ticket["queue"], "position": None,
-                              "due": None, "priority": ticket["priority"], "parent": None},
-                   "customer_name": "", "requester_name": sender.name, "hours": self.cfg.hours}
-            self._send("confirmation", mail, number, ticket["language"], ctx)
+            self.confirm(number, sender.name)
         return number
 
     def message(self, number: int, mail: ParsedMail, direction: str, raw_sha: str, text: str | None = None,
@@ -179,12 +220,12 @@ class Pipeline:
         send_template(self.store, self.renderer, template, rcpt=mail.from_addr, language=language, ctx=ctx,
                       ticket=number, in_reply_to=mail.message_id, references=mail.references)
 
-    def _explain_unknown(self, mail: ParsedMail) -> None:
-        if not self.store.notice_allowed(mail.from_addr, "unknown-sender", self.cfg.authorise.notice_interval_hours):
-            self.store.event(None, mail.key, "notice-suppressed", {"to": mail.from_addr, "kind": "unknown-sender"})
+    def notice(self, mail: ParsedMail, template: str, ctx: dict) -> None:
+        """An explanation to the sender, at most once per address, kind and notice interval."""
+        if not self.store.notice_allowed(mail.from_addr, template, self.cfg.authorise.notice_interval_hours):
+            self.store.event(None, mail.key, "notice-suppressed", {"to": mail.from_addr, "kind": template})
             return
-        self._send("unknown_sender", mail, None, self.cfg.helpdesk.language,
-                   {"sender": mail.from_addr, "subject": mail.subject})
+        self._send(template, mail, None, self.cfg.helpdesk.language, ctx)
 
     def quarantine(self, mail: ParsedMail, reason: str, raw_sha: str, attempts: int = 1) -> None:
         """Hold a message for an operator, with its reason code."""

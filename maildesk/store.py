@@ -64,6 +64,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE tickets ADD COLUMN parent INTEGER;
     ALTER TABLE messages ADD COLUMN original_text TEXT;
     """,
+    """
+    CREATE TABLE auth_failures (scope TEXT NOT NULL, subject TEXT NOT NULL, at TEXT NOT NULL);
+    CREATE INDEX auth_failures_subject ON auth_failures(scope, subject, at);
+    CREATE TABLE auth_blocks (scope TEXT NOT NULL, subject TEXT NOT NULL, until TEXT NOT NULL,
+        level INTEGER NOT NULL, PRIMARY KEY (scope, subject));
+    ALTER TABLE inbound ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

@@ -123,3 +123,17 @@ def outbox_retry(store: Store, oid: int) -> int:
         store.event(None, None, "outbox-retry", {"outbox": oid})
     print(f"outbox entry {oid} queued for sending")
     return 0
+
+
+def customer_show(store: Store, cid: str) -> int:
+    c = store.one("SELECT id, name, language, password_hash IS NOT NULL AS has_password, created FROM customers "
+                  "WHERE id = ?", (cid,))
+    if c is None:
+        print(f"no customer {cid}", file=sys.stderr)
+        return 1
+    print(f"{c['id']}  {c['name']}  language {c['language'] or '-'}  "
+          f"password {'set' if c['has_password'] else 'not set'}  since {c['created']}")
+    rows = store.all("SELECT email, CASE admin WHEN 1 THEN 'yes' ELSE '' END AS admin, added_by, created "
+                     "FROM contacts WHERE customer_id = ? ORDER BY created", (cid,))
+    print(table(rows, ["email", "admin", "added_by", "created"]))
+    return 0

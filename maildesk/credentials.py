@@ -1,0 +1,153 @@
+"""Customer ID + password in the mail body: find, redact, verify, back off.
+
+A mail may start with `Customer: 12345678` / `Password: …` (or the Czech and
+Slovak labels IČO, IČ, Zákazník, Licence, Heslo). The password is cut out of
+every copy maildesk keeps (raw mail in all its transfer encodings, text,
+attachments, headers) before anything is stored, verified against an argon2id
+hash, and never logged. Unknown IDs are checked against a dummy hash so that
+the answer takes as long as for a known one.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.header
+import email.policy
+import html
+import quopri
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from email.message import Message
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+ID_LABELS = {"customer", "customerid", "customerno", "ico", "ic", "zakaznik", "licence", "license"}
+PASSWORD_LABELS = {"password", "heslo"}
+MASK = "[redacted]"
+SCAN_LINES = 8  # credentials must be among the first non-empty lines of the body
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(24))
+_LABELLED = re.compile(r"^\s*([^\W\d_][^\W\d_ .]*(?:[ .][^\W\d_]+)?)\s*\.?\s*:\s*(\S(?:.*\S)?)\s*$")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    customer_id: str
+    password: str
+
+    def __repr__(self) -> str:  # never let a password reach a log line or a traceback
+        return f"Credentials(customer_id={self.customer_id!r}, password=***)"
+
+
+def _fold(label: str) -> str:
+    """Lower case, no diacritics, no spaces or dots: 'IČO' -> 'ico', 'Zákazník' -> 'zakaznik'."""
+    nfkd = unicodedata.normalize("NFKD", label)
+    return "".join(c for c in nfkd if not unicodedata.combining(c)).lower().replace(" ", "").replace(".", "")
+
+
+def find(text: str) -> Credentials | None:
+    """Customer ID and password from the first lines of a body (ID empty when only a password is there)."""
+    cid = password = None
+    seen = 0
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            continue
+        seen += 1
+        if seen > SCAN_LINES:
+            break
+        m = _LABELLED.match(line)
+        if not m:
+            continue
+        label = _fold(m.group(1))
+        if label in ID_LABELS and cid is None:
+            cid = m.group(2).strip()
+        elif label in PASSWORD_LABELS and password is None:
+            password = m.group(2)
+    if password:  # a password without an ID is still cut out of every copy, but authorises nothing
+        return Credentials(cid or "", password)
+    return None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify(stored_hash: str | None, password: str) -> bool:
+    """argon2 verification; an unknown customer (no hash) costs the same time and fails."""
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _variants(secret: str, charset: str) -> list[bytes]:
+    out = set()
+    for text in (secret, html.escape(secret, quote=False), html.escape(secret)):
+        for cs in (charset, "utf-8"):
+            try:
+                out.add(text.encode(cs))
+            except (LookupError, UnicodeEncodeError):
+                continue
+    return sorted(out, key=len, reverse=True)
+
+
+def _redact_part(part: Message, secret: str) -> None:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return
+    charset = part.get_content_charset() or "utf-8"
+    new = payload
+    for v in _variants(secret, charset):
+        new = new.replace(v, MASK.encode())
+    if new == payload:
+        return
+    cte = (part.get("Content-Transfer-Encoding") or "7bit").strip().lower()
+    del part["Content-Transfer-Encoding"]
+    if cte == "base64":
+        part.set_payload(base64.encodebytes(new).decode("ascii"))
+    elif cte == "quoted-printable":
+        part.set_payload(quopri.encodestring(new).decode("ascii"))
+    else:  # 7bit/8bit/binary: keep the bytes as they were, QP makes them safe to carry
+        part.set_payload(quopri.encodestring(new).decode("ascii"))
+        cte = "quoted-printable"
+    part["Content-Transfer-Encoding"] = cte
+
+
+def _contains(raw: bytes, secret: str) -> bool:
+    """Is the secret anywhere in the bytes, in a header, or in any decoded part?"""
+    if secret.encode("utf-8") in raw:
+        return True
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    for part in msg.walk():
+        for value in part.values():
+            if secret in str(email.header.make_header(email.header.decode_header(str(value)))):
+                return True
+        payload = None if part.is_multipart() else part.get_payload(decode=True)
+        if isinstance(payload, bytes) and any(v in payload for v in _variants(secret, part.get_content_charset() or "utf-8")):
+            return True
+    return False
+
+
+def redact(raw: bytes, secret: str) -> bytes:
+    """The same message with every copy of `secret` replaced by [redacted], in every encoding."""
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    for part in msg.walk():
+        for key, value in list(part.items()):
+            decoded = str(email.header.make_header(email.header.decode_header(str(value))))
+            if secret in decoded:
+                part.replace_header(key, email.header.Header(decoded.replace(secret, MASK), "utf-8").encode())
+        if not part.is_multipart():
+            _redact_part(part, secret)
+    out = msg.as_bytes(policy=email.policy.compat32.clone(linesep="\r\n"))
+    if _contains(out, secret):
+        # Some structure defeated the part-wise redaction: keep a plain stand-in instead of the secret.
+        head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        body = b"[maildesk: the original body contained a password and could not be redacted safely]\r\n"
+        out = (head.replace(secret.encode("utf-8"), MASK.encode()) + b"\r\n\r\n" + body)
+        out = re.sub(rb"(?im)^content-(type|transfer-encoding):.*(\r?\n[ \t].*)*\r?\n", b"", out)
+    return out
