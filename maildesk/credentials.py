@@ -96,12 +96,37 @@ def _variants(secret: str, charset: str) -> list[bytes]:
     return sorted(out, key=len, reverse=True)
 
 
+_TOKEN = re.compile(r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});?|.", re.I | re.S)
+
+
+def redact_markup(text: str, secret: str) -> str:
+    """Replace the secret in HTML even where it is written with character references (&#382; &Zcaron;)."""
+    chars: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for m in _TOKEN.finditer(text):
+        for ch in html.unescape(m.group(0)) if m.group(0).startswith("&") else m.group(0):
+            chars.append(ch)
+            spans.append((m.start(), m.end()))
+    plain, hits, at = "".join(chars), [], 0
+    while (found := plain.find(secret, at)) >= 0:
+        hits.append((spans[found][0], spans[found + len(secret) - 1][1]))
+        at = found + len(secret)
+    for start, end in reversed(hits):
+        text = text[:start] + MASK + text[end:]
+    return text
+
+
 def _redact_part(part: Message, secret: str) -> None:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return
     charset = part.get_content_charset() or "utf-8"
     new = payload
+    if part.get_content_maintype() == "text":
+        try:
+            new = redact_markup(payload.decode(charset), secret).encode(charset)
+        except (LookupError, UnicodeError):
+            pass
     for v in _variants(secret, charset):
         new = new.replace(v, MASK.encode())
     if new == payload:
@@ -118,7 +143,7 @@ def _redact_part(part: Message, secret: str) -> None:
     part["Content-Transfer-Encoding"] = cte
 
 
-def _contains(raw: bytes, secret: str) -> bool:
+def contains(raw: bytes, secret: str) -> bool:
     """Is the secret anywhere in the bytes, in a header, or in any decoded part?"""
     if secret.encode("utf-8") in raw:
         return True
@@ -128,8 +153,15 @@ def _contains(raw: bytes, secret: str) -> bool:
             if secret in str(email.header.make_header(email.header.decode_header(str(value)))):
                 return True
         payload = None if part.is_multipart() else part.get_payload(decode=True)
-        if isinstance(payload, bytes) and any(v in payload for v in _variants(secret, part.get_content_charset() or "utf-8")):
+        charset = part.get_content_charset() or "utf-8"
+        if isinstance(payload, bytes) and any(v in payload for v in _variants(secret, charset)):
             return True
+        if isinstance(payload, bytes) and part.get_content_maintype() == "text":
+            try:
+                if redact_markup(payload.decode(charset, "replace"), secret) != payload.decode(charset, "replace"):
+                    return True
+            except LookupError:
+                pass
     return False
 
 
@@ -144,7 +176,7 @@ def redact(raw: bytes, secret: str) -> bytes:
         if not part.is_multipart():
             _redact_part(part, secret)
     out = msg.as_bytes(policy=email.policy.compat32.clone(linesep="\r\n"))
-    if _contains(out, secret):
+    if contains(out, secret):
         # Some structure defeated the part-wise redaction: keep a plain stand-in instead of the secret.
         head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
         body = b"[maildesk: the original body contained a password and could not be redacted safely]\r\n"
