@@ -120,6 +120,20 @@ class Processing:
 
 
 @dataclass(frozen=True)
+class Limits:
+    max_message_bytes: int = opt(25 * 1024 * 1024, "Larger messages (RFC822.SIZE) are not fetched: headers only, quarantined as too-large; the message stays in the quarantine folder.")
+    max_mime_depth: int = opt(20, "Deeper MIME nesting is quarantined as too-deep.")
+    max_parts: int = opt(500, "More MIME parts are quarantined as too-many-parts.")
+    max_attachments: int = opt(100, "More attachments are quarantined as too-many-attachments.")
+    max_attachment_bytes: int = opt(100 * 1024 * 1024, "More decoded attachment bytes in one message are quarantined as attachments-too-large.")
+    parse_timeout: int = opt(20, "Seconds a message may take to parse (in a worker process) before it is quarantined as parse-timeout; 0 parses in-process without a limit.")
+    max_body_chars: int = opt(8000, "Longer body text is cut in the ticket; the whole text is kept as the attachment request-full.txt.")
+    auto_caps: list[str] = opt(["10/10m", "25/1h"], "Caps on automatic mails per ticket and recipient, as COUNT/WINDOW (s, m, h, d).")
+    auto_per_recipient_day: int = opt(3, "Automatic replies (confirmations, explanations) to one outside address per 24 hours; stops loops with bots that answer every mail.")
+    new_tickets_per_hour: int = opt(10, "New tickets one sender may open per hour (token bucket); more are quarantined as rate-limited.")
+
+
+@dataclass(frozen=True)
 class Queue:
     name: str = req("Queue name.")
     default: bool = opt(False, "New tickets land in this queue (exactly one queue is the default).")
@@ -144,6 +158,7 @@ class Config:
     hours: Hours = field(default_factory=Hours)
     sla: Sla = field(default_factory=Sla)
     processing: Processing = field(default_factory=Processing)
+    limits: Limits = field(default_factory=Limits)
     queue: tuple[Queue, ...] = (Queue(name="general", default=True),)
     consultant: tuple[Consultant, ...] = ()
     path: Path = Path("rules.toml")
@@ -172,7 +187,7 @@ class Config:
 
 SECTIONS: dict[str, type] = {
     "helpdesk": Helpdesk, "imap": Imap, "smtp": Smtp, "authorise": Authorise, "trust": Trust,
-    "hours": Hours, "sla": Sla, "processing": Processing,
+    "hours": Hours, "sla": Sla, "processing": Processing, "limits": Limits,
 }
 TABLE_ARRAYS: dict[str, type] = {"queue": Queue, "consultant": Consultant}
 
@@ -330,6 +345,10 @@ def _validate(cfg: Config, text: str) -> None:
     if cfg.authorise.unknown_sender == "triage" and cfg.authorise.triage_queue not in names:
         raise ConfigError(f"queue {cfg.authorise.triage_queue!r} is not defined as a [[queue]]",
                           key="authorise.triage_queue", line=find_line(text, "authorise", "unknown_sender"))
+    for i, cap in enumerate(cfg.limits.auto_caps):
+        if not re.fullmatch(r"\d+/\d+[smhd]", cap):
+            raise ConfigError(f"{cap!r} is not COUNT/WINDOW such as 10/10m", key="limits.auto_caps",
+                              line=find_line(text, "limits", "auto_caps"))
     if cfg.imap.enabled and not cfg.imap.username:
         raise ConfigError("required when imap.enabled is true", key="imap.username", line=find_line(text, "imap", None))
 

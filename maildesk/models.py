@@ -49,6 +49,13 @@ class Reason(str, Enum):
     UNPARSEABLE = "unparseable"
     UNKNOWN_SENDER = "unknown-sender"
     PROCESSING_FAILED = "processing-failed"
+    TOO_LARGE = "too-large"
+    TOO_DEEP = "too-deep"
+    TOO_MANY_PARTS = "too-many-parts"
+    TOO_MANY_ATTACHMENTS = "too-many-attachments"
+    ATTACHMENTS_TOO_LARGE = "attachments-too-large"
+    PARSE_TIMEOUT = "parse-timeout"
+    RATE_LIMITED = "rate-limited"
     BAD_CREDENTIALS = "bad-credentials"
     CREDENTIALS_BACKOFF = "credentials-backoff"
 

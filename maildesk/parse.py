@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ctypes
+import os
+import signal
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 import email.header
 import email.utils
 import hashlib
@@ -17,11 +24,17 @@ import logging
 import re
 import unicodedata
 from datetime import datetime, timezone
+from email.message import Message
 
 import mailparser
 import nh3
 
+from . import attachments
+from .config import Limits
 from .models import Attachment, ParsedMail, Reason
+
+DEFAULT_LIMITS = Limits()
+_BODY_TYPES = {"text/plain", "text/html"}
 
 log = logging.getLogger("maildesk.parse")
 
@@ -89,25 +102,14 @@ def html_to_text(markup: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def safe_display_name(name: str, fallback: str) -> str:
-    """A client file name reduced to display data: no separators, controls or bidi tricks."""
-    name = clean_header(decode_rfc2047(name), 400)
-    name = name.replace("/", "_").replace("\\", "_").replace("\x00", "")
-    name = name.lstrip(". ") or fallback
-    stem, dot, ext = name.rpartition(".")
-    if len(name) > 120:
-        name = (stem[: 110 - len(ext)] + "." + ext) if dot and len(ext) <= 10 else name[:120]
-    return name
-
-
 def _ids(value: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_MSGID.findall(clean_header(value, 100_000))))
 
 
-def _date(value: str | None) -> str:
+def _date(value: object) -> str:
     try:
-        d = email.utils.parsedate_to_datetime(value) if value else None
-    except (TypeError, ValueError, IndexError):
+        d = email.utils.parsedate_to_datetime(str(value)) if value else None
+    except (TypeError, ValueError, IndexError, OverflowError):
         d = None
     if d is None:
         d = datetime.now(timezone.utc)
@@ -121,44 +123,78 @@ def _addresses(values: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(a.lower() for _, a in pairs if "@" in a))
 
 
-def _attachments(parser: mailparser.MailParser) -> tuple[Attachment, ...]:
+def _depth(part: Message, level: int = 1) -> int:
+    if not part.is_multipart():
+        return level
+    payload = part.get_payload()
+    return max([_depth(p, level + 1) for p in payload if isinstance(p, Message)] or [level])
+
+
+def _attachments(parser: mailparser.MailParser) -> list[Attachment]:
+    """Every attachment mail-parser found, plus leaf parts it left out (no name, not body text)."""
     out = []
     for i, att in enumerate(parser.attachments, 1):
         payload = att.get("payload") or ""
-        if att.get("binary"):
-            try:
-                data = base64.b64decode(payload)
-            except (binascii.Error, ValueError):
-                data = payload.encode("utf-8", "surrogateescape")
-        else:
+        try:
+            data = base64.b64decode(payload) if att.get("binary") else payload.encode("utf-8", "surrogateescape")
+        except (binascii.Error, ValueError):
             data = payload.encode("utf-8", "surrogateescape")
-        name = safe_display_name(att.get("filename") or "", f"attachment-{i}")
-        ctype = clean_header(att.get("mail_content_type") or "application/octet-stream", 100)
-        out.append(Attachment(name, ctype, data, hashlib.sha256(data).hexdigest()))
-    return tuple(out)
+        out.append(attachments.make(data, decode_rfc2047(att.get("filename") or ""),
+                                    clean_header(att.get("mail_content_type") or "", 100), f"attachment-{i}"))
+    for i, part in enumerate(parser.message.walk(), 1):
+        ctype = part.get_content_type()
+        if part.is_multipart() or part.get_filename() or part.get("Content-ID") or ctype in _BODY_TYPES \
+                or part.get_content_disposition() == "attachment" or part.get_content_subtype() == "rtf":
+            continue
+        data = part.get_payload(decode=True)
+        if isinstance(data, bytes) and data:
+            out.append(attachments.make(data, "", ctype, f"part-{i}.{part.get_content_subtype()[:10]}"))
+    unpacked = [inner for att in out if attachments.is_tnef(att) for inner in attachments.unpack_tnef(att)]
+    return out + unpacked
 
 
-def parse(raw: bytes) -> ParsedMail:
+def _check_limits(parser: mailparser.MailParser, atts: list[Attachment], limits: Limits) -> str:
+    """A Reason code when the structure is beyond the configured limits, else ''."""
+    if _depth(parser.message) > limits.max_mime_depth:
+        return Reason.TOO_DEEP.value
+    if sum(1 for _ in parser.message.walk()) > limits.max_parts:
+        return Reason.TOO_MANY_PARTS.value
+    if len(atts) > limits.max_attachments:
+        return Reason.TOO_MANY_ATTACHMENTS.value
+    if sum(a.size for a in atts) > limits.max_attachment_bytes:
+        return Reason.ATTACHMENTS_TOO_LARGE.value
+    return ""
+
+
+def parse(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMail:
     """Parse one raw message; a mail that cannot become a ticket carries a `defect` reason."""
     key = hashlib.sha256(raw).hexdigest()
     try:
         parser = mailparser.parse_from_bytes(raw)
         msg = parser.message
+        atts = _attachments(parser)
+    except RecursionError:
+        return _stub(key, raw, Reason.TOO_DEEP.value)
     except Exception as exc:  # mail-parser raises many types on hostile input
-        log.warning("%s unparseable: %s", key[:16], exc.__class__.__name__)
-        return ParsedMail(key, raw, "", "", "", (), (), "", "", (), _date(None), "", defect=Reason.UNPARSEABLE.value)
+        log.warning("key:%s #- unparseable: %s", key[:16], exc.__class__.__name__)
+        return _stub(key, raw, Reason.UNPARSEABLE.value)
     get = lambda name: msg.get(name)  # noqa: E731
     msgid = _ids(get("Message-ID"))
-    sender = strict_from(msg.get_all("From"))
+    sender = strict_from([str(v) for v in msg.get_all("From") or []] or None)
     text = "\n".join(parser.text_plain).strip()
     if not text and parser.text_html:
         text = html_to_text("\n".join(parser.text_html))
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if len(text) > limits.max_body_chars:  # nothing lost: the whole text travels as an attachment
+        atts.append(attachments.make(text.encode("utf-8"), "request-full.txt", "text/plain", "request-full.txt"))
+        text = text[: limits.max_body_chars].rstrip() + "\n\n[… cut; the whole text is attached as request-full.txt]"
     headers = {
         k.lower(): clean_header(decode_rfc2047(get(k)))
-        for k in ("Auto-Submitted", "Precedence", "List-Id", "Return-Path", "X-Autoreply",
-                  "X-Auto-Response-Suppress", "X-Loop", "X-Maildesk-Loop", "Content-Type")
+        for k in ("Auto-Submitted", "Precedence", "List-Id", "Return-Path", "X-Autoreply", "X-Autorespond",
+                  "X-Auto-Response-Suppress", "X-Loop", "X-Maildesk-Loop", "Content-Type", "X-Failed-Recipients")
         if get(k) is not None
     }
+    defect = _check_limits(parser, atts, limits) or ("" if sender else Reason.BAD_FROM.value)
     return ParsedMail(
         key=key,
         raw=raw,
@@ -171,9 +207,58 @@ def parse(raw: bytes) -> ParsedMail:
         in_reply_to=(_ids(get("In-Reply-To")) or ("",))[0],
         references=_ids(get("References")),
         date=_date(get("Date")),
-        text=text.replace("\r\n", "\n").replace("\x00", ""),
-        attachments=_attachments(parser),
+        text=text,
+        attachments=tuple(atts),
         headers=headers,
-        auth_results=tuple(clean_header(v, 4000) for v in msg.get_all("Authentication-Results") or []),
-        defect="" if sender else Reason.BAD_FROM.value,
+        auth_results=tuple(clean_header(str(v), 4000) for v in msg.get_all("Authentication-Results") or []),
+        defect=defect,
     )
+
+
+def _stub(key: str, raw: bytes, reason: str) -> ParsedMail:
+    """What we know of a message that could not be parsed: its key and the reason."""
+    return ParsedMail(key, raw, "", "", "", (), (), "", "", (), _date(None), "", defect=reason)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: the kernel kills the worker when the daemon dies (Linux PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+class ParseWorker:
+    """parse() in a separate process with a time limit, so no message can hang or crash the daemon."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __call__(self, raw: bytes) -> ParsedMail:
+        if self.limits.parse_timeout <= 0:
+            return parse(raw, self.limits)
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=_die_with_parent, initargs=(os.getpid(),))
+        future = self.pool.submit(parse, raw, self.limits)
+        try:
+            return future.result(timeout=self.limits.parse_timeout)
+        except FutureTimeout:
+            reason = Reason.PARSE_TIMEOUT.value
+        except BrokenProcessPool:  # the worker died (out of memory, a crash in C code)
+            reason = Reason.UNPARSEABLE.value
+        key = hashlib.sha256(raw).hexdigest()
+        log.warning("key:%s #- parse failed: %s", key[:16], reason)
+        self.close()
+        return _stub(key, raw, reason)
+
+    def close(self) -> None:
+        """Stop the worker at once, even in the middle of a parse."""
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.kill()
+            pool.shutdown(wait=False, cancel_futures=True)

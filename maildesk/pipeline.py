@@ -21,7 +21,7 @@ from .classify import HUMAN, classify
 from .config import Config
 from .models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
 from .notify import Renderer, send_template
-from .parse import parse
+from .parse import ParseWorker
 from .rules import local_time, queue_position, route
 from .store import Store, now
 from .thread import find_ticket, format_tag, strip_tag, tag_is_genuine
@@ -42,16 +42,17 @@ class Pipeline:
         self.store = store
         self.blobs = BlobStore(cfg.data_dir / "blobs")
         self.renderer = Renderer(cfg)
+        self.parse = ParseWorker(cfg.limits)
 
     def process(self, raw: bytes, *, uidvalidity: int | None = None, uid: int | None = None,
                 force: bool = False) -> Outcome:
         """Process one raw message; a message seen before returns its first outcome unchanged."""
-        mail = parse(raw)
+        mail = self.parse(raw)
         crash.point("process")
         creds = credentials.find(mail.text)
         if creds:  # before anything is stored: every copy we keep is the redacted one
             raw = credentials.redact(raw, creds.password)
-            mail = dataclasses.replace(parse(raw), key=mail.key)
+            mail = dataclasses.replace(self.parse(raw), key=mail.key)
         replacement = raw if creds else None
         done = self.store.inbound(mail.key)
         if done and done["outcome"] and not force:
@@ -237,7 +238,7 @@ class Pipeline:
 
     def give_up(self, raw: bytes, error: str, attempts: int) -> Outcome:
         """Quarantine a message whose processing kept failing, so it never blocks the mailbox."""
-        mail = parse(raw)
+        mail = self.parse(raw)
         raw_sha = self.blobs.put(raw)
         reason = Reason.PROCESSING_FAILED.value
         with self.store.transaction():
