@@ -21,6 +21,13 @@ OWN = "own-mail"
 
 LOOP_HEADER = "X-Maildesk-Loop"
 _DAEMONS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.I)
+# Subjects of bounces and auto-replies from systems that set none of the headers (checked last).
+_BOUNCE_SUBJECT = re.compile(r"^(returned mail|undeliver|delivery (status notification|failure|has failed)|"
+                             r"mail delivery (failed|failure|problem|subsystem)|failure notice|non[- ]?delivery|"
+                             r"nedoručitel|nedoručen)", re.I)
+_AUTO_SUBJECT = re.compile(r"^(auto(matic)?[- ]?(reply|response|antwort)|out of (the )?office|"
+                           r"abwesenheitsnotiz|automatische antwort|automatická odpověď|automatická odpoveď|"
+                           r"nepřítomnost|mimo kancelář|vacation reply|autoreply)\b", re.I)
 
 
 def classify(mail: ParsedMail, cfg: Config) -> str:
@@ -40,6 +47,10 @@ def classify(mail: ParsedMail, cfg: Config) -> str:
     precedence = h.get("precedence", "").strip().lower()
     if precedence in ("bulk", "junk", "list") or "list-id" in h:
         return LIST
+    if "x-failed-recipients" in h or _BOUNCE_SUBJECT.match(mail.subject):
+        return BOUNCE
+    if "x-autorespond" in h or _AUTO_SUBJECT.match(mail.subject):
+        return AUTO_REPLIED
     return HUMAN
 
 

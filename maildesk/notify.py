@@ -21,6 +21,7 @@ from typing import Any
 
 import jinja2
 
+from . import caps
 from .classify import LOOP_HEADER
 from .config import Config
 from .models import Attachment
@@ -119,6 +120,12 @@ def send_template(store: Store, renderer: Renderer, template: str, *, rcpt: str,
                   attachments: tuple[Attachment, ...] = (), auto: str = "auto-replied", from_name: str = "") -> None:
     """Render a template and queue the mail; call inside the transaction of the change that caused it."""
     cfg = renderer.cfg
+    refused = caps.refusal(store, cfg, template, rcpt, ticket)
+    if refused:
+        store.event(ticket, None, "mail-suppressed", {"kind": template, "to": rcpt, "why": refused})
+        log.warning("%s #%s %s to %s not sent: %s", f"<{in_reply_to}>" if in_reply_to else "-", ticket or "-",
+                    template, rcpt, refused)
+        return
     lang = language or cfg.helpdesk.language
     subject, body = renderer.render(template, lang, **ctx)
     out = build(cfg, kind=template, rcpt=rcpt, subject=subject, body=body, ticket=ticket, auto=auto,

@@ -14,10 +14,10 @@ import dataclasses
 import logging
 from datetime import datetime, timezone
 
-from . import access, consultants, crash, credentials
+from . import access, bounces, caps, consultants, crash, credentials
 from .authorise import BAD, OK, authorise, check_credentials, may_write, record_failure
 from .blobs import BlobStore
-from .classify import HUMAN, classify
+from .classify import BOUNCE, HUMAN, classify
 from .config import Config
 from .models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
 from .notify import Renderer, send_template
@@ -118,6 +118,9 @@ class Pipeline:
         if sender.role == "stranger" and policy == "reject":
             return Decision(Kind.QUARANTINED, reason=Reason.UNKNOWN_SENDER.value, detail=detail), sender
         triage = sender.role == "stranger" and policy == "triage"
+        if sender.role != "consultant" and not caps.may_open(self.store, self.cfg, sender.address):
+            return Decision(Kind.QUARANTINED, reason=Reason.RATE_LIMITED.value,
+                            detail=f"more than {self.cfg.limits.new_tickets_per_hour} new tickets in an hour"), sender
         return Decision(Kind.NEW, detail=detail or f"{sender.role} {sender.address}", parent=parent,
                         triage=triage), sender
 
@@ -141,12 +144,19 @@ class Pipeline:
                     record_failure(self.store, self.cfg, mail.from_addr, d.customer_id or "", mail.key)
                 self.notice(mail, "bad_credentials", {"sender": mail.from_addr, "subject": mail.subject})
             return None
-        self.store.event(None, mail.key, "ignored", {"class": d.reason, "from": mail.from_addr})
+        # automatic mail: never a customer message, never a reply; an event on the ticket it concerns
+        related = bounces.record(self.store, self.cfg, mail) if d.reason == BOUNCE else None
+        if related is None:
+            related = find_ticket(mail, self.store, self.cfg)[0]
+        self.store.event(related, mail.key, "automatic-mail", {"class": d.reason, "from": mail.from_addr,
+                                                                "subject": mail.subject})
         return None
 
     def _open(self, mail: ParsedMail, sender: Sender, raw_sha: str, d: Decision) -> int:
         store, cfg = self.store, self.cfg
         number = store.next_ticket_number()
+        if sender.role != "consultant":
+            caps.take_token(store, cfg, sender.address)
         customer = store.one("SELECT * FROM customers WHERE id = ?", (sender.customer_id,)) if sender.customer_id else None
         r = route(cfg, datetime.now(timezone.utc))
         store.db["tickets"].insert({

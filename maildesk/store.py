@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
+from . import clock
 from .errors import StorageBusy
 
 MIGRATIONS: list[str] = [
@@ -71,12 +72,17 @@ MIGRATIONS: list[str] = [
         level INTEGER NOT NULL, PRIMARY KEY (scope, subject));
     ALTER TABLE inbound ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    CREATE TABLE bounced (address TEXT PRIMARY KEY, at TEXT NOT NULL, outbox INTEGER);
+    CREATE INDEX outbox_rcpt ON outbox(rcpt, created);
+    CREATE TABLE buckets (sender TEXT PRIMARY KEY, tokens REAL NOT NULL, updated TEXT NOT NULL);
+    """,
 ]
 
 
 def now() -> str:
     """The current UTC time as ISO text, the one timestamp format in the database."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return clock.now().isoformat(timespec="seconds")
 
 
 class Store:
@@ -172,7 +178,7 @@ class Store:
         stamp = now()
         if row:
             last = datetime.fromisoformat(row["last_sent"])
-            if (datetime.now(timezone.utc) - last).total_seconds() < interval_hours * 3600:
+            if (clock.now() - last).total_seconds() < interval_hours * 3600:
                 return False
         self.db["notices"].upsert({"address": address, "kind": kind, "last_sent": stamp}, pk=("address", "kind"))
         return True

@@ -1,0 +1,19 @@
+"""The one clock maildesk reads, so tests can move time (caps, backoffs, rate limits)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+_source: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return _source()
+
+
+def set_source(source: Callable[[], datetime] | None) -> None:
+    """Replace the clock (tests); None restores the real one."""
+    global _source
+    _source = source or (lambda: datetime.now(timezone.utc))
