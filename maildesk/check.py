@@ -30,6 +30,7 @@ SAMPLES = {
     "answer": {"ticket": FACTS, "consultant_name": "Jana Nováková", "text": "Please restart it."},
     "resolved": {"ticket": FACTS, "consultant_name": "Jana Nováková"},
     "bad_credentials": {"sender": "someone@example.org", "subject": "Help"},
+    "too_large": {"subject": "Logs", "size_mb": 31.5, "limit_mb": 25.0},
     "contact_added": {"customer_name": "ACME s.r.o.", "customer_id": "12345678", "contact": "new@acme.test",
                       "admin": "boss@acme.test"},
     "contact_removed": {"customer_name": "ACME s.r.o.", "customer_id": "12345678", "contact": "old@acme.test",

@@ -130,6 +130,8 @@ def cmd_quarantine(args: argparse.Namespace, cfg: Config) -> int:
         return views.quarantine_list(daemon.store, args.json)
     if args.action == "show":
         return views.quarantine_show(daemon.store, args.id)
+    if args.action == "drop":
+        return views.quarantine_drop(daemon.store, daemon.pipeline.blobs, args.id, args.yes)
     try:
         outcome = daemon.pipeline.release(args.id)
     except KeyError:
@@ -197,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true")
     s.add_parser("show", help="one held message with its decision log").add_argument("id", type=int)
     s.add_parser("release", help="reprocess a held message").add_argument("id", type=int)
+    a = s.add_parser("drop", help="delete a held message for good (asks first)")
+    a.add_argument("id", type=int)
+    a.add_argument("--yes", action="store_true", help="do not ask")
 
     s = sub.add_parser("outbox", help="outgoing mail").add_subparsers(dest="action", required=True)
     a = s.add_parser("list", help="list outgoing mails and their state")

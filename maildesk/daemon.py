@@ -42,10 +42,13 @@ class Daemon:
         self.sender = OutboxSender(cfg, self.store)
         self._imap_down = False
 
-    def handle(self, raw: bytes, uidvalidity: int | None = None, uid: int | None = None) -> Outcome | None:
+    def handle(self, raw: bytes, uidvalidity: int | None = None, uid: int | None = None,
+               oversized: int | None = None) -> Outcome | None:
         """Process one message; None means 'leave it where it is and try again later'."""
+        if oversized is None and len(raw) > self.cfg.limits.max_message_bytes:
+            oversized = len(raw)
         try:
-            return self.pipeline.process(raw, uidvalidity=uidvalidity, uid=uid)
+            return self.pipeline.process(raw, uidvalidity=uidvalidity, uid=uid, oversized=oversized)
         except TransientError:
             raise
         except Exception as exc:  # a bug or a mail we cannot handle: count it, never loop on it forever
@@ -65,12 +68,13 @@ class Daemon:
             flog.warning("UIDVALIDITY of %s changed (%s -> %s): mailbox was re-created; message keys prevent "
                          "duplicates", mailbox, mark["uidvalidity"], src.uidvalidity)
         moved = 0
-        for uid in await src.uids():
-            raw = await src.fetch(uid)
+        for uid, size in sorted((await src.sizes()).items()):
+            big = size > self.cfg.limits.max_message_bytes
+            raw = await (src.fetch_headers(uid) if big else src.fetch(uid))
             if raw is None:
                 continue
             crash.point("after-fetch")
-            outcome = self.handle(raw, src.uidvalidity, uid)
+            outcome = self.handle(raw, src.uidvalidity, uid, oversized=size if big else None)
             if outcome is None:
                 continue
             crash.point("after-commit")

@@ -108,6 +108,27 @@ class ImapSource:
                 found.extend(int(x) for x in re.findall(rb"\d+", line.replace(b"SEARCH", b"")))
         return sorted(set(found))
 
+    async def sizes(self) -> dict[int, int]:
+        """RFC822.SIZE of every message in the mailbox, by UID, in one command."""
+        resp = await self._call(self.imap.uid("fetch", "1:*", "(UID RFC822.SIZE)"), "UID FETCH SIZE")
+        if resp.result != "OK":
+            raise MailServerDown(f"UID FETCH RFC822.SIZE: {_text(resp)}")
+        out = {}
+        for line in resp.lines:
+            if isinstance(line, (bytes, bytearray)):
+                uid, size = re.search(rb"UID (\d+)", line), re.search(rb"RFC822\.SIZE (\d+)", line)
+                if uid and size:
+                    out[int(uid.group(1))] = int(size.group(1))
+        return out
+
+    async def fetch_headers(self, uid: int) -> bytes | None:
+        """Only the header of a message (for one too large to fetch)."""
+        resp = await self._call(self.imap.uid("fetch", str(uid), "(UID BODY.PEEK[HEADER])"), "UID FETCH HEADER")
+        for line in resp.lines:
+            if isinstance(line, bytearray):
+                return bytes(line)
+        return None
+
     async def fetch(self, uid: int) -> bytes | None:
         """The raw bytes of one message, without setting \\Seen; None when it is gone."""
         resp = await self._call(self.imap.uid("fetch", str(uid), "(UID BODY.PEEK[])"), "UID FETCH")

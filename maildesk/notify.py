@@ -31,7 +31,7 @@ from .store import Store, now
 log = logging.getLogger("maildesk.notify")
 
 TEMPLATES = ("confirmation", "unknown_sender", "consultant_new", "consultant_followup", "consultant_note",
-             "answer", "resolved", "command_error", "bad_credentials", "contact_added", "contact_removed")
+             "answer", "resolved", "command_error", "bad_credentials", "contact_added", "contact_removed", "too_large")
 LANGUAGES = ("en", "cs", "sk")
 # Python folds a header just over 78 characters into an empty first line ("Subject:\r\n text"),
 # which some clients show with a leading space; 120 keeps ordinary subjects on one line.

@@ -11,7 +11,9 @@ inside a transaction, which makes the daemon's one coroutine the one writer.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
+import re
 from datetime import datetime, timezone
 
 from . import access, bounces, caps, consultants, crash, credentials
@@ -45,14 +47,27 @@ class Pipeline:
         self.parse = ParseWorker(cfg.limits)
 
     def process(self, raw: bytes, *, uidvalidity: int | None = None, uid: int | None = None,
-                force: bool = False) -> Outcome:
-        """Process one raw message; a message seen before returns its first outcome unchanged."""
+                force: bool = False, oversized: int | None = None) -> Outcome:
+        """Process one raw message; a message seen before returns its first outcome unchanged.
+
+        `oversized` (its size) marks a message over limits.max_message_bytes: only its header is parsed.
+        """
+        if oversized:
+            head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0] + b"\r\n\r\n"
+            mail = dataclasses.replace(self.parse(head), raw=raw, key=hashlib.sha256(raw).hexdigest(), text="",
+                                       attachments=(), defect=Reason.TOO_LARGE.value)
+            return self._commit(mail, raw, None, uidvalidity, uid, detail=f"{oversized} bytes")
         mail = self.parse(raw)
         crash.point("process")
         creds = credentials.find(mail.text)
         if creds:  # before anything is stored: every copy we keep is the redacted one
             raw = credentials.redact(raw, creds.password)
             mail = dataclasses.replace(self.parse(raw), key=mail.key)
+        return self._commit(mail, raw, creds, uidvalidity, uid, force=force)
+
+    def _commit(self, mail: ParsedMail, raw: bytes, creds: credentials.Credentials | None, uidvalidity: int | None,
+                uid: int | None, force: bool = False, detail: str = "") -> Outcome:
+        """decide, store files, then one transaction for everything the decision causes."""
         replacement = raw if creds else None
         done = self.store.inbound(mail.key)
         if done and done["outcome"] and not force:
@@ -60,6 +75,8 @@ class Pipeline:
             return Outcome(mail.key, Kind(done["outcome"]), done["ticket"], done["reason"] or "", duplicate=True,
                            replacement=replacement)
         decision, sender = self.decide(mail, creds)
+        if detail:
+            decision = dataclasses.replace(decision, detail=detail)
         raw_sha = self.blobs.put(raw)
         for att in mail.attachments:
             self.blobs.put(att.data)
@@ -78,6 +95,8 @@ class Pipeline:
 
     def decide(self, mail: ParsedMail, creds: credentials.Credentials | None = None) -> tuple[Decision, Sender | None]:
         """classify -> authorise -> thread: what should happen to this mail."""
+        if mail.defect == Reason.TOO_LARGE.value and mail.from_addr:
+            return Decision(Kind.QUARANTINED, reason=mail.defect), authorise(mail, self.store, self.cfg)
         if mail.defect:
             return Decision(Kind.QUARANTINED, reason=mail.defect), None
         kind = classify(mail, self.cfg)
@@ -139,6 +158,9 @@ class Pipeline:
             self.quarantine(mail, d.reason, raw_sha)
             if d.reason == Reason.UNKNOWN_SENDER.value and sender:
                 self.notice(mail, "unknown_sender", {"sender": mail.from_addr, "subject": mail.subject})
+            elif d.reason == Reason.TOO_LARGE.value and sender and sender.role != "stranger":
+                self.notice(mail, "too_large", {"subject": mail.subject, "size_mb": round(int(d.detail.split()[0]) / 2**20, 1),
+                                                "limit_mb": round(self.cfg.limits.max_message_bytes / 2**20, 1)})
             elif d.reason in (Reason.BAD_CREDENTIALS.value, Reason.CREDENTIALS_BACKOFF.value):
                 if d.reason == Reason.BAD_CREDENTIALS.value:
                     record_failure(self.store, self.cfg, mail.from_addr, d.customer_id or "", mail.key)

@@ -137,3 +137,27 @@ def customer_show(store: Store, cid: str) -> int:
                      "FROM contacts WHERE customer_id = ? ORDER BY created", (cid,))
     print(table(rows, ["email", "admin", "added_by", "created"]))
     return 0
+
+
+def quarantine_drop(store: Store, blobs, qid: int, yes: bool) -> int:
+    """Delete a held message (its stored raw copy too, unless a ticket message uses the same bytes)."""
+    row = store.one("SELECT * FROM quarantine WHERE id = ? AND status = 'held'", (qid,))
+    if row is None:
+        print(f"no held quarantine entry {qid}", file=sys.stderr)
+        return 1
+    if not yes:
+        if not sys.stdin.isatty():
+            print("refusing to drop without confirmation: run in a terminal or add --yes", file=sys.stderr)
+            return 1
+        answer = input(f"Delete quarantined message {qid} ({row['reason']}) from {row['sender'] or '?'}, "
+                       f"{row['subject']!r}, for good? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("kept")
+            return 1
+    with store.transaction():
+        store.db["quarantine"].update(qid, {"status": "dropped"})
+        store.event(None, row["key"], "dropped", {"quarantine": qid})
+    if row["raw_sha256"] and not store.one("SELECT 1 AS x FROM messages WHERE raw_sha256 = ?", (row["raw_sha256"],)):
+        blobs.path(row["raw_sha256"]).unlink(missing_ok=True)
+    print(f"quarantine entry {qid} dropped")
+    return 0
