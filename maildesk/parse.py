@@ -29,7 +29,7 @@ from email.message import Message
 import mailparser
 import nh3
 
-from . import attachments
+from . import attachments, crash
 from .config import Limits
 from .models import Attachment, ParsedMail, Reason
 
@@ -169,6 +169,7 @@ def _check_limits(parser: mailparser.MailParser, atts: list[Attachment], limits:
 def parse(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMail:
     """Parse one raw message; a mail that cannot become a ticket carries a `defect` reason."""
     key = hashlib.sha256(raw).hexdigest()
+    crash.point("parse")
     try:
         parser = mailparser.parse_from_bytes(raw)
         msg = parser.message

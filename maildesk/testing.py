@@ -244,3 +244,51 @@ class SmtpSink:
 
     def to(self, rcpt: str) -> list[EmailMessage]:
         return [r.message for r in self.received if rcpt in r.rcpts]
+
+
+class StallingProxy:
+    """A TCP proxy on loopback whose open connections can be made to stall: bytes stop, sockets stay open."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.stalled: set[socket.socket] = set()
+        self.conns: list[socket.socket] = []
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                if src in self.stalled:
+                    continue  # swallow: the peer sees a connection that says nothing
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            if src not in self.stalled:
+                with contextlib.suppress(OSError):
+                    dst.shutdown(socket.SHUT_RDWR)
+
+    def stall_all(self) -> None:
+        """From now on, nothing more passes on the connections open right now."""
+        self.stalled.update(self.conns)
+
+    def close(self) -> None:
+        self._stop = True
+        self._server.close()
+        for c in self.conns:
+            with contextlib.suppress(OSError):
+                c.close()
