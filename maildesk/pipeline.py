@@ -97,6 +97,8 @@ class Pipeline:
         """classify -> authorise -> thread: what should happen to this mail."""
         if mail.defect == Reason.TOO_LARGE.value and mail.from_addr:
             return Decision(Kind.QUARANTINED, reason=mail.defect), authorise(mail, self.store, self.cfg)
+        if mail.defect == Reason.BAD_FROM.value and classify(mail, self.cfg) != HUMAN:
+            return Decision(Kind.IGNORED, reason=classify(mail, self.cfg), detail="no usable From"), None
         if mail.defect:
             return Decision(Kind.QUARANTINED, reason=mail.defect), None
         kind = classify(mail, self.cfg)

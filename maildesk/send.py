@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from datetime import datetime, timedelta, timezone
 
 import aiosmtplib
@@ -19,6 +20,18 @@ from .config import Config, secret, tls_context
 from .store import Store, now
 
 log = logging.getLogger("maildesk.smtp")
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def backoff(attempts: int, base: int, cap: int) -> int:
@@ -67,17 +80,28 @@ class OutboxSender:
     def _claim(self, row: dict) -> bool:
         """Mark a mail as being sent, so another maildesk process (ingest, CLI) cannot send it too."""
         with self.store.transaction():
-            cur = self.store.db.execute("UPDATE outbox SET status = 'sending', next_attempt = ? "
-                                        "WHERE id = ? AND status = 'pending'", (now(), row["id"]))
+            cur = self.store.db.execute("UPDATE outbox SET status = 'sending', next_attempt = ?, claimed_by = ? "
+                                        "WHERE id = ? AND status = 'pending'", (now(), os.getpid(), row["id"]))
         return cur.rowcount == 1
 
     def release_stale_claims(self) -> int:
-        """Put mails back to pending whose sender died mid-send (the SMTP window after a crash)."""
+        """Put mails back to pending whose sender died mid-send (the SMTP window after a crash).
+
+        A claim is stale when its process is gone, or older than any send could take.
+        """
         cutoff = (datetime.now(timezone.utc) - timedelta(seconds=2 * self.cfg.smtp.timeout + 30))
+        released = 0
         with self.store.transaction():
-            cur = self.store.db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending' "
-                                        "AND next_attempt < ?", (cutoff.isoformat(timespec="seconds"),))
-        return cur.rowcount
+            for row in self.store.all("SELECT id, claimed_by, next_attempt FROM outbox WHERE status = 'sending'"):
+                if row["claimed_by"] == os.getpid():
+                    continue
+                if not _alive(row["claimed_by"]) or datetime.fromisoformat(row["next_attempt"]) < cutoff:
+                    self.store.db["outbox"].update(row["id"], {"status": "pending", "claimed_by": None})
+                    released += 1
+        if released:
+            log.warning("%d mail(s) left 'sending' by a stopped process are queued again; "
+                        "each may reach its recipient twice", released)
+        return released
 
     async def _deliver(self, row: dict) -> bool | None:
         """True when sent, False when deferred, dead or taken, None when the server is unreachable."""

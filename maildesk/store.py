@@ -76,6 +76,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE bounced (address TEXT PRIMARY KEY, at TEXT NOT NULL, outbox INTEGER);
     CREATE INDEX outbox_rcpt ON outbox(rcpt, created);
     CREATE TABLE buckets (sender TEXT PRIMARY KEY, tokens REAL NOT NULL, updated TEXT NOT NULL);
+    ALTER TABLE outbox ADD COLUMN claimed_by INTEGER;
     """,
 ]
 

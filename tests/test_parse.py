@@ -79,3 +79,12 @@ def test_two_from_headers_are_bad_from():
 
 def test_clean_header_strips_controls_and_bidi():
     assert clean_header("a\r\nb\x00c\u202ed\te") == "a b c d e"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("=?iso-8859-1?Q?B=FCrling,=20Andreas?= <smith@example.com>", ("smith@example.com", "Bürling, Andreas")),
+    ("MAILER-DAEMON (Mail Delivery System) <postmaster@example.com>", ("postmaster@example.com", "MAILER-DAEMON")),
+    ("<mailer-daemon@mail.example.com> (Mail Delivery System)", ("mailer-daemon@mail.example.com", "")),
+])
+def test_strict_from_reads_encoded_words_and_comments_as_atoms(value, expected):
+    assert strict_from([value]) == expected
