@@ -40,7 +40,7 @@ class Daemon:
         self.store = open_store(cfg)
         self.pipeline = Pipeline(cfg, self.store)
         self.sender = OutboxSender(cfg, self.store)
-        self._imap_down = False
+        self._incident: str | None = None  # the fault being retried, logged once when it starts
 
     def handle(self, raw: bytes, uidvalidity: int | None = None, uid: int | None = None,
                oversized: int | None = None) -> Outcome | None:
@@ -90,36 +90,39 @@ class Daemon:
         return moved
 
     async def fetch_loop(self, once: bool = False) -> None:
-        """Connect, drain, wait for mail (IDLE or poll); reconnect with capped backoff."""
+        """Connect, drain, wait for mail (IDLE or poll); on a fault back off, logging once per incident."""
         delay = 1.0
         while True:
             src = ImapSource(self.cfg)
             try:
                 await src.connect()
-                if self._imap_down:
-                    flog.warning("IMAP server %s reachable again", self.cfg.imap.host)
-                    self._imap_down = False
-                delay = 1.0
                 while True:
                     # Mail that arrived during a drain was announced to the earlier commands, not to
                     # IDLE: drain again until a pass finds nothing, then wait.
                     while await self.drain(src):
                         pass
+                    self._recovered()
+                    delay = 1.0
                     if once:
                         return
                     await src.wait_for_mail()
             except TransientError as exc:
                 if once:
                     raise
-                if not self._imap_down:
+                if self._incident is None:
                     flog.warning("%s; retrying with backoff (at most every %ds)", exc, self.cfg.imap.reconnect_max)
-                    self._imap_down = True
+                    self._incident = str(exc)
                 else:
-                    flog.debug("still down: %s", exc)
+                    flog.debug("still failing: %s", exc)
             finally:
                 await src.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, float(self.cfg.imap.reconnect_max))
+
+    def _recovered(self) -> None:
+        if self._incident is not None:
+            flog.warning("recovered: mail is processed again (the problem was: %s)", self._incident)
+            self._incident = None
 
     async def send_loop(self) -> None:
         """Deliver the outbox whenever something is committed or the scheduler ticks."""

@@ -92,6 +92,6 @@ async def test_imap_outage_backs_off_and_logs_once(tmp_path, own_dovecot, smtp, 
         await asyncio.gather(task, return_exceptions=True)
     fetch = [r for r in caplog.records if r.name == "maildesk.fetch"]
     down = [r for r in fetch if r.levelno == logging.WARNING and "retrying with backoff" in r.getMessage()]
-    back = [r for r in fetch if "reachable again" in r.getMessage()]
-    retries = [r for r in fetch if r.levelno == logging.DEBUG and "still down" in r.getMessage()]
+    back = [r for r in fetch if "recovered" in r.getMessage()]
+    retries = [r for r in fetch if r.levelno == logging.DEBUG and "still failing" in r.getMessage()]
     assert len(down) == 1 and len(back) == 1 and len(retries) >= 2
