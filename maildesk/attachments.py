@@ -26,7 +26,7 @@ _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.I)
 MAX_NAME = 120
 
 
-def display_name(name: str, fallback: str) -> str:
+def display_name(name: str, fallback: str = "attachment") -> str:
     """A file name fit for showing and for attaching to outgoing mail; never used as a path."""
     out = []
     for ch in name or "":
@@ -35,7 +35,7 @@ def display_name(name: str, fallback: str) -> str:
         out.append("_" if ch in '/\\:*?"<>|' else ch)
     clean = re.sub(r"\s+", " ", "".join(out)).strip().lstrip(". ").rstrip(". ")
     if not clean:
-        clean = fallback
+        return display_name(fallback) if fallback != "attachment" else fallback
     if _RESERVED.match(clean):
         clean = "_" + clean
     if len(clean) > MAX_NAME:

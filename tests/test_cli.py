@@ -74,3 +74,15 @@ def test_password_is_stored_only_as_argon2_hash(cfg):
     assert b"Tajn3-heslo" not in db
     from maildesk.daemon import open_store
     assert open_store(cfg).one("SELECT password_hash FROM customers")["password_hash"].startswith("$argon2id$")
+
+
+def test_quarantine_drop_asks_first(cfg, dovecot, smtp):
+    from conftest import eml, run_once
+    dovecot.append(cfg.imap.username, eml("stranger", n=1))
+    run_once(cfg)
+    refused = cli(cfg, "quarantine", "drop", "1")  # no terminal to ask on
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    assert "unknown-sender" in cli(cfg, "quarantine", "list").stdout
+    assert cli(cfg, "quarantine", "drop", "1", "--yes").returncode == 0
+    assert "stranger@nowhere.test" not in cli(cfg, "quarantine", "list").stdout
+    assert not [p for p in (cfg.data_dir / "blobs").rglob("*") if p.is_file()]

@@ -88,3 +88,18 @@ def test_clean_header_strips_controls_and_bidi():
 ])
 def test_strict_from_reads_encoded_words_and_comments_as_atoms(value, expected):
     assert strict_from([value]) == expected
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("../../etc/passwd", "_.._etc_passwd"),
+    ("CON.txt", "_CON.txt"),
+    ("invoice\u202etxt.exe", "invoicetxt.exe"),
+    ("\x00\x01", "part-1"),
+    (".hidden", "hidden"),
+    ("a" * 300 + ".pdf", "a" * 116 + ".pdf"),
+    ("", "part-2.\\tml"),
+])
+def test_attachment_display_names(name, expected):
+    from maildesk.attachments import display_name
+    got = display_name(name, "part-1" if name else "part-2.\\tml")
+    assert got == (expected if expected != "part-2.\\tml" else "part-2._tml")
