@@ -14,6 +14,7 @@ import base64
 import email
 import email.header
 import email.policy
+import functools
 import html
 import quopri
 import re
@@ -31,7 +32,6 @@ MASK = "[redacted]"
 SCAN_LINES = 8  # credentials must be among the first non-empty lines of the body
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(24))
 _LABELLED = re.compile(r"^\s*([^\W\d_][^\W\d_ .]*(?:[ .][^\W\d_]+)?)\s*\.?\s*:\s*(\S(?:.*\S)?)\s*$")
 
 
@@ -77,10 +77,16 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash with the real parameters, made on first use (argon2 takes ~0.1 s and 64 MiB: not at start-up)."""
+    return _hasher.hash(secrets.token_urlsafe(24))
+
+
 def verify(stored_hash: str | None, password: str) -> bool:
     """argon2 verification; an unknown customer (no hash) costs the same time and fails."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
