@@ -26,6 +26,8 @@ from email.message import Message
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from .parse import decode_rfc2047
+
 ID_LABELS = {"customer", "customerid", "customerno", "ico", "ic", "zakaznik", "licence", "license"}
 PASSWORD_LABELS = {"password", "heslo"}
 MASK = "[redacted]"
@@ -156,7 +158,7 @@ def contains(raw: bytes, secret: str) -> bool:
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     for part in msg.walk():
         for value in part.values():
-            if secret in str(email.header.make_header(email.header.decode_header(str(value)))):
+            if secret in decode_rfc2047(str(value)):
                 return True
         payload = None if part.is_multipart() else part.get_payload(decode=True)
         charset = part.get_content_charset() or "utf-8"
@@ -176,7 +178,7 @@ def redact(raw: bytes, secret: str) -> bytes:
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     for part in msg.walk():
         for key, value in list(part.items()):
-            decoded = str(email.header.make_header(email.header.decode_header(str(value))))
+            decoded = decode_rfc2047(str(value))
             if secret in decoded:
                 part.replace_header(key, email.header.Header(decoded.replace(secret, MASK), "utf-8").encode())
         if not part.is_multipart():

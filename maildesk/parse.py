@@ -16,6 +16,7 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+import email.errors
 import email.header
 import email.utils
 import hashlib
@@ -68,7 +69,7 @@ def decode_rfc2047(value: str | None) -> str:
         return "".join(
             p.decode(cs or "ascii", errors="replace") if isinstance(p, bytes) else p for p, cs in parts
         )
-    except (LookupError, ValueError, binascii.Error):
+    except (LookupError, ValueError, binascii.Error, email.errors.HeaderParseError):
         return str(value)
 
 

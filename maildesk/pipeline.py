@@ -97,53 +97,64 @@ class Pipeline:
         """classify -> authorise -> thread: what should happen to this mail."""
         if mail.defect == Reason.TOO_LARGE.value and mail.from_addr:
             return Decision(Kind.QUARANTINED, reason=mail.defect), authorise(mail, self.store, self.cfg)
-        if mail.defect == Reason.BAD_FROM.value and classify(mail, self.cfg) != HUMAN:
-            return Decision(Kind.IGNORED, reason=classify(mail, self.cfg), detail="no usable From"), None
+        kind = classify(mail, self.cfg)
+        if mail.defect == Reason.BAD_FROM.value and kind != HUMAN:  # e.g. a bounce from "MAILER-DAEMON <>"
+            return Decision(Kind.IGNORED, reason=kind, detail="no usable From"), None
         if mail.defect:
             return Decision(Kind.QUARANTINED, reason=mail.defect), None
-        kind = classify(mail, self.cfg)
         if kind != HUMAN:
             return Decision(Kind.IGNORED, reason=kind), None
         sender = authorise(mail, self.store, self.cfg)
         if creds and creds.customer_id:
-            verdict = check_credentials(self.store, creds, mail.from_addr)
-            if verdict == OK and sender.role != "consultant":
-                sender = Sender(sender.address, sender.name, "credentials", creds.customer_id)
-            elif verdict != OK and sender.role == "stranger":
-                reason = Reason.BAD_CREDENTIALS if verdict == BAD else Reason.CREDENTIALS_BACKOFF
-                return Decision(Kind.QUARANTINED, reason=reason.value, customer_id=creds.customer_id), sender
-            elif verdict != OK:
-                logging.getLogger("maildesk.auth").warning(
-                    "%s #- credentials for %s failed; %s is authorised by address", label(mail), creds.customer_id,
-                    sender.address)
-        if sender.role == "contact" and access.contact_commands(mail.text) is not None:
-            if access.is_admin(self.store, sender.customer_id, sender.address):
-                return Decision(Kind.ADMIN, customer_id=sender.customer_id), sender
-        number, clue = find_ticket(mail, self.store, self.cfg)
-        detail, parent = "", None
-        if number is not None:
-            ticket = self.store.ticket(number)
-            if may_write(sender, ticket):
-                if ticket["status"] == "closed" and sender.role != "consultant" \
-                        and self.cfg.helpdesk.closed_reply == "new-ticket":
-                    detail, parent = f"#{number} is closed", number
-                else:
-                    return Decision(Kind.FOLLOWUP, ticket=number, detail=f"by {clue}"), sender
-            else:
-                detail = f"{sender.address} may not write on #{number}; {clue} ignored"
-                if clue == "tag" and self.cfg.helpdesk.tag_secret:
-                    detail += "; tag check code " + ("valid: leaked tag?" if tag_is_genuine(mail.subject, self.cfg)
-                                                     else "wrong or missing: forged tag")
-                logging.getLogger("maildesk.auth").warning("%s #%s refused: %s", label(mail), number, detail)
+            verdict = self._credentials(mail, creds, sender)
+            if isinstance(verdict, Decision):
+                return verdict, sender
+            sender = verdict
+        if sender.role == "contact" and access.contact_commands(mail.text) is not None \
+                and access.is_admin(self.store, sender.customer_id, sender.address):
+            return Decision(Kind.ADMIN, customer_id=sender.customer_id), sender
+        threaded = self._thread(mail, sender)
+        if isinstance(threaded, Decision):
+            return threaded, sender
+        detail, parent = threaded
         policy = self.cfg.authorise.unknown_sender
         if sender.role == "stranger" and policy == "reject":
             return Decision(Kind.QUARANTINED, reason=Reason.UNKNOWN_SENDER.value, detail=detail), sender
-        triage = sender.role == "stranger" and policy == "triage"
         if sender.role != "consultant" and not caps.may_open(self.store, self.cfg, sender.address):
             return Decision(Kind.QUARANTINED, reason=Reason.RATE_LIMITED.value,
                             detail=f"more than {self.cfg.limits.new_tickets_per_hour} new tickets in an hour"), sender
         return Decision(Kind.NEW, detail=detail or f"{sender.role} {sender.address}", parent=parent,
-                        triage=triage), sender
+                        triage=sender.role == "stranger" and policy == "triage"), sender
+
+    def _credentials(self, mail: ParsedMail, creds: credentials.Credentials, sender: Sender) -> Sender | Decision:
+        """The sender as the credentials make it, or a quarantine decision when they fail for a stranger."""
+        verdict = check_credentials(self.store, creds, mail.from_addr)
+        if verdict == OK:
+            return sender if sender.role == "consultant" else \
+                Sender(sender.address, sender.name, "credentials", creds.customer_id)
+        if sender.role == "stranger":
+            reason = Reason.BAD_CREDENTIALS if verdict == BAD else Reason.CREDENTIALS_BACKOFF
+            return Decision(Kind.QUARANTINED, reason=reason.value, customer_id=creds.customer_id)
+        logging.getLogger("maildesk.auth").warning("%s #- credentials for %s failed; %s is authorised by address",
+                                                   label(mail), creds.customer_id, sender.address)
+        return sender
+
+    def _thread(self, mail: ParsedMail, sender: Sender) -> Decision | tuple[str, int | None]:
+        """A follow-up decision, or (why no thread was taken, closed parent ticket) for a new ticket."""
+        number, clue = find_ticket(mail, self.store, self.cfg)
+        if number is None:
+            return "", None
+        ticket = self.store.ticket(number)
+        if not may_write(sender, ticket):
+            detail = f"{sender.address} may not write on #{number}; {clue} ignored"
+            if clue == "tag" and self.cfg.helpdesk.tag_secret:
+                detail += "; tag check code " + ("valid: leaked tag?" if tag_is_genuine(mail.subject, self.cfg)
+                                                 else "wrong or missing: forged tag")
+            logging.getLogger("maildesk.auth").warning("%s #%s refused: %s", label(mail), number, detail)
+            return detail, None
+        if ticket["status"] == "closed" and sender.role != "consultant" and self.cfg.helpdesk.closed_reply == "new-ticket":
+            return f"#{number} is closed", number
+        return Decision(Kind.FOLLOWUP, ticket=number, detail=f"by {clue}")
 
     # -- apply: inside the transaction -------------------------------------------
 
