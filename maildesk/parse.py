@@ -60,17 +60,45 @@ def clean_header(value: str | None, limit: int = 998) -> str:
     return re.sub(r"\s+", " ", "".join(out)).strip()[:limit]
 
 
-def decode_rfc2047(value: str | None) -> str:
-    """Decode encoded-words; undecodable pieces are kept with replacement characters."""
+FALLBACK_CHARSETS = ("utf-8", "windows-1250")  # what undeclared or lying 8-bit text here usually is
+
+
+def text_of_bytes(data: bytes, declared: str | None = None) -> str:
+    """Bytes as text: the declared charset if it fits, else UTF-8, else windows-1250 (which takes any byte)."""
+    if declared and declared.lower().replace("_", "-") in ("iso-8859-2", "latin2", "iso8859-2") \
+            and re.search(rb"[\x80-\x9f]", data):
+        declared = "windows-1250"  # C1 bytes are never iso-8859-2 text: Outlook's windows-1250 under that label
+    for cs in (declared, *FALLBACK_CHARSETS):
+        if not cs or cs.lower() in ("unknown-8bit", "x-unknown", "8bit"):
+            continue
+        try:
+            return data.decode(cs)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("windows-1250", errors="replace")
+
+
+def header_text(value: object) -> str:
+    """A header value as text; raw 8-bit bytes decoded sensibly, encoded words left for decode_rfc2047."""
+    if isinstance(value, email.header.Header):
+        try:
+            return "".join(text_of_bytes(p, cs) if isinstance(p, bytes) else p
+                           for p, cs in email.header.decode_header(value))
+        except (LookupError, ValueError, email.errors.HeaderParseError):
+            return str(value)
+    return "" if value is None else str(value)
+
+
+def decode_rfc2047(value: object) -> str:
+    """Decode encoded-words; an unknown or lying charset falls back like body text does."""
     if not value:
         return ""
+    text = header_text(value)
     try:
-        parts = email.header.decode_header(str(value))
-        return "".join(
-            p.decode(cs or "ascii", errors="replace") if isinstance(p, bytes) else p for p, cs in parts
-        )
+        parts = email.header.decode_header(text)
     except (LookupError, ValueError, binascii.Error, email.errors.HeaderParseError):
-        return str(value)
+        return text
+    return "".join(text_of_bytes(p, cs) if isinstance(p, bytes) else p for p, cs in parts)
 
 
 def strict_from(values: list[str] | None) -> tuple[str, str] | None:
@@ -163,6 +191,28 @@ def _attachments(parser: mailparser.MailParser) -> list[Attachment]:
     return out + unpacked
 
 
+def _body_text(msg: Message) -> str:
+    """The body from the text parts, each decoded with the charset fallbacks of text_of_bytes."""
+    plain, html_parts = [], []
+    for part in msg.walk():
+        if part.is_multipart() or part.get_filename() or part.get_content_disposition() == "attachment":
+            continue
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):
+            continue
+        try:
+            charset = part.get_content_charset()
+        except (LookupError, ValueError):
+            charset = None
+        if part.get_content_type() == "text/plain":
+            plain.append(text_of_bytes(data, charset))
+        elif part.get_content_type() == "text/html":
+            html_parts.append(text_of_bytes(data, charset))
+    if plain:
+        return "\n".join(plain).strip()
+    return html_to_text("\n".join(html_parts)) if html_parts else ""
+
+
 def _check_limits(parser: mailparser.MailParser, atts: list[Attachment], limits: Limits) -> str:
     """A Reason code when the structure is beyond the configured limits, else ''."""
     if _depth(parser.message) > limits.max_mime_depth:
@@ -191,10 +241,12 @@ def parse(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMail:
         return _stub(key, raw, Reason.UNPARSEABLE.value)
     get = lambda name: msg.get(name)  # noqa: E731
     msgid = _ids(get("Message-ID"))
-    sender = strict_from([str(v) for v in msg.get_all("From") or []] or None)
+    sender = strict_from([header_text(v) for v in msg.get_all("From") or []] or None)
     text = "\n".join(parser.text_plain).strip()
     if not text and parser.text_html:
         text = html_to_text("\n".join(parser.text_html))
+    if re.search("[\ufffd\x80-\x9f]", text):  # a missing, unknown or lying charset: decode the parts ourselves
+        text = _body_text(msg) or text
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if len(text) > limits.max_body_chars:  # nothing lost: the whole text travels as an attachment
         atts.append(attachments.make(text.encode("utf-8"), "request-full.txt", "text/plain", "request-full.txt"))

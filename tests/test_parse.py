@@ -103,3 +103,20 @@ def test_attachment_display_names(name, expected):
     from maildesk.attachments import display_name
     got = display_name(name, "part-1" if name else "part-2.\\tml")
     assert got == (expected if expected != "part-2.\\tml" else "part-2._tml")
+
+
+@pytest.mark.parametrize("declared", ["utf-8", "x-unknown", "us-ascii", None, "iso-8859-2", "windows-1250"])
+def test_lying_or_missing_charsets_fall_back_to_windows_1250(declared):
+    body = "Žluťoučký kůň úpěl ďábelské ódy".encode("windows-1250")
+    ctype = f"text/plain; charset={declared}" if declared else "text/plain"
+    raw = f"From: a@b.cz\r\nSubject: t\r\nContent-Type: {ctype}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".encode()
+    assert parse(raw + body + b"\r\n").text == "Žluťoučký kůň úpěl ďábelské ódy"
+
+
+def test_eight_bit_and_unknown_charset_headers():
+    raw = "From: Jan Novák <a@b.cz>\r\nSubject: Příloha\r\n\r\nx\r\n".encode("windows-1250")
+    mail = parse(raw)
+    assert (mail.from_name, mail.subject, mail.from_addr) == ("Jan Novák", "Příloha", "a@b.cz")
+    raw = b"From: =?x-unknown?q?Jan_Nov=E1k?= <a@b.cz>\r\nSubject: =?unknown-8bit?q?P=F8=EDloha?=\r\n\r\nx\r\n"
+    mail = parse(raw)
+    assert (mail.from_name, mail.subject) == ("Jan Novák", "Příloha")
