@@ -95,3 +95,31 @@ async def test_imap_outage_backs_off_and_logs_once(tmp_path, own_dovecot, smtp, 
     back = [r for r in fetch if "recovered" in r.getMessage()]
     retries = [r for r in fetch if r.levelno == logging.DEBUG and "still failing" in r.getMessage()]
     assert len(down) == 1 and len(back) == 1 and len(retries) >= 2
+
+
+async def test_imap_restart_mid_batch_loses_and_doubles_nothing(tmp_path, own_dovecot, smtp):
+    server = own_dovecot()
+    cfg = config_for(tmp_path, server, smtp, server.port, "none", poll=2)
+    cfg.path.write_text(cfg.path.read_text() + "\n[limits]\nnew_tickets_per_hour = 1000\nauto_per_recipient_day = 1000\n")
+    from maildesk.config import load
+    cfg = load(cfg.path)
+    with server.client("helpdesk") as c:
+        for n in range(60):
+            c.append("INBOX", "", None, eml("new_request", n=f"batch{n}").replace(b"Printer", f"P{n}".encode()))
+    task = asyncio.create_task(Daemon(cfg).run())
+    try:
+        await asyncio.sleep(0.4)  # in the middle of the batch
+        await asyncio.to_thread(server.stop)
+        await asyncio.sleep(2)
+        await asyncio.to_thread(server.start)
+        deadline = time.monotonic() + 40
+        while await asyncio.to_thread(server.count, "helpdesk", "INBOX") and time.monotonic() < deadline:
+            await asyncio.sleep(0.3)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    store = open_store(cfg)
+    assert server.count("helpdesk", "INBOX") == 0
+    assert server.count("helpdesk", cfg.imap.processed_folder) == 60
+    assert store.one("SELECT COUNT(*) AS n FROM tickets")["n"] == 60
+    assert store.one("SELECT COUNT(DISTINCT message_id) AS n FROM messages")["n"] == 60
