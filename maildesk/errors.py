@@ -5,12 +5,15 @@ Normal outcomes (a stranger, an automatic mail, a broken message) are
 for faults, and the branch tells the caller what to do about them::
 
     MaildeskError
-    ├── ConfigError            rules.toml or templates are wrong; names key and line
     ├── TransientError         try again later, the message stays where it is
-    │   ├── MailServerDown     IMAP/SMTP unreachable, timed out or said 4xx
+    │   ├── MailServerDown     IMAP/SMTP unreachable, stalled, or refused the login
     │   └── StorageBusy        SQLite locked or the disk is full
     └── PermanentError         retrying will not help
-        └── DeliveryRejected   the SMTP server said 5xx
+        └── ConfigError        rules.toml or templates are wrong; names key and line
+
+An SMTP 5xx is not an exception: the outbox entry is marked dead with the reason.
+Any other exception while processing a message is a bug or a hostile mail: it
+is counted and, after processing.max_attempts, the message is quarantined.
 """
 
 from __future__ import annotations
@@ -18,20 +21,6 @@ from __future__ import annotations
 
 class MaildeskError(Exception):
     """Root of every fault raised by maildesk."""
-
-
-class ConfigError(MaildeskError):
-    """Configuration or template error; the message names the key and the line."""
-
-    def __init__(self, message: str, *, key: str | None = None, line: int | None = None) -> None:
-        where = ""
-        if key:
-            where += f"{key}: "
-        if line:
-            where = f"line {line}: " + where
-        super().__init__(where + message)
-        self.key = key
-        self.line = line
 
 
 class TransientError(MaildeskError):
@@ -50,10 +39,15 @@ class PermanentError(MaildeskError):
     """A fault that retrying will not fix."""
 
 
-class DeliveryRejected(PermanentError):
-    """The SMTP server refused a mail for good (5xx)."""
+class ConfigError(PermanentError):
+    """Configuration or template error; the message names the key and the line."""
 
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"{code} {reason}")
-        self.code = code
-        self.reason = reason
+    def __init__(self, message: str, *, key: str | None = None, line: int | None = None) -> None:
+        where = ""
+        if key:
+            where += f"{key}: "
+        if line:
+            where = f"line {line}: " + where
+        super().__init__(where + message)
+        self.key = key
+        self.line = line
