@@ -21,7 +21,8 @@ from .models import Attachment
 
 log = logging.getLogger("maildesk.parse")
 
-_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+# Bidi overrides and marks: they make "invoice\u202etxt.exe" look like "invoiceexe.txt".
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.I)
 MAX_NAME = 120
 
@@ -30,7 +31,7 @@ def display_name(name: str, fallback: str = "attachment") -> str:
     """A file name fit for showing and for attaching to outgoing mail; never used as a path."""
     out = []
     for ch in name or "":
-        if ch in _BIDI or ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF:
+        if ch in BIDI_CONTROLS or ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF:
             continue
         out.append("_" if ch in '/\\:*?"<>|' else ch)
     clean = re.sub(r"\s+", " ", "".join(out)).strip().lstrip(". ").rstrip(". ")

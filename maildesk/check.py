@@ -6,10 +6,11 @@ import asyncio
 
 import aiosmtplib
 
-from .config import Config, secret, tls_context
+from .config import Config
 from .errors import MaildeskError
 from .fetch import ImapSource
 from .notify import check_templates
+from .send import smtp_args
 from .store import Store
 
 SAMPLE_TICKET = {"number": 42, "tag": "[EX #42]", "subject": "Printer on fire", "queue": "general",
@@ -48,7 +49,7 @@ async def check_imap(cfg: Config) -> bool:
     src = ImapSource(cfg)
     try:
         await src.connect()
-        n = len(await src.uids())
+        n = len(await src.sizes())
         caps = [c for c in ("IDLE", "MOVE", "UIDPLUS") if src.imap.has_capability(c)]
         return report(True, f"IMAP {cfg.imap.host}:{cfg.imap.port}",
                       f"{cfg.imap.mailbox} has {n} message(s); server offers {', '.join(caps) or 'none of IDLE/MOVE'}")
@@ -60,13 +61,9 @@ async def check_imap(cfg: Config) -> bool:
 
 async def check_smtp(cfg: Config) -> bool:
     s = cfg.smtp
-    client = aiosmtplib.SMTP(hostname=s.host, port=s.port, timeout=s.timeout, use_tls=s.security == "tls",
-                             start_tls=s.security == "starttls" if s.security != "none" else False,
-                             tls_context=tls_context(cfg, "smtp") if s.security != "none" else None)
     try:
+        client = aiosmtplib.SMTP(**smtp_args(cfg))  # the daemon's own settings; logs in on connect
         await client.connect()
-        if s.username:
-            await client.login(s.username, secret(cfg, "smtp"))
         await client.quit()
         return report(True, f"SMTP {s.host}:{s.port}", "connected" + (" and logged in" if s.username else ""))
     except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, MaildeskError) as exc:

@@ -97,17 +97,6 @@ class ImapSource:
             self.lost = True
             raise MailServerDown(f"IMAP {what}: {exc.__class__.__name__}: {exc}") from exc
 
-    async def uids(self) -> list[int]:
-        """UIDs of every message still in the mailbox, oldest first."""
-        resp = await self._call(self.imap.uid_search("ALL", charset=None), "UID SEARCH")
-        if resp.result != "OK":
-            raise MailServerDown(f"UID SEARCH: {_text(resp)}")
-        found: list[int] = []
-        for line in resp.lines[:-1]:
-            if isinstance(line, bytes):
-                found.extend(int(x) for x in re.findall(rb"\d+", line.replace(b"SEARCH", b"")))
-        return sorted(set(found))
-
     async def sizes(self) -> dict[int, int]:
         """RFC822.SIZE of every message in the mailbox, by UID, in one command."""
         resp = await self._call(self.imap.uid("fetch", "1:*", "(UID RFC822.SIZE)"), "UID FETCH SIZE")

@@ -39,7 +39,6 @@ _BODY_TYPES = {"text/plain", "text/html"}
 
 log = logging.getLogger("maildesk.parse")
 
-_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 _ADDR = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
 _ANGLE_FORM = re.compile(rf'^(?P<name>"(?:[^"\\]|\\.)*"|(?:[^"<>@(),;:\\\[\]]|\((?:[^()\\]|\\.)*\))*)\s*<(?P<addr>{_ADDR})>$')
 _ENCODED_WORD = re.compile(r"=\?[\w.-]+\?[bqBQ]\?[^?\s]*\?=")
@@ -53,7 +52,7 @@ def clean_header(value: str | None, limit: int = 998) -> str:
         return ""
     out = []
     for ch in str(value):
-        if ch in _BIDI or unicodedata.category(ch) in ("Cc", "Cs"):
+        if ch in attachments.BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs"):
             out.append(" ")
         else:
             out.append(ch)

@@ -34,6 +34,18 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
+def smtp_args(cfg: Config) -> dict:
+    """[smtp] as aiosmtplib keyword arguments (for send() and SMTP()); reads the password."""
+    s = cfg.smtp
+    args: dict = {"hostname": s.host, "port": s.port, "timeout": s.timeout,
+                  "use_tls": s.security == "tls", "start_tls": s.security == "starttls"}
+    if s.security != "none":
+        args["tls_context"] = tls_context(cfg, "smtp")
+    if s.username:
+        args["username"], args["password"] = s.username, secret(cfg, "smtp")
+    return args
+
+
 def backoff(attempts: int, base: int, cap: int) -> int:
     """Seconds to wait after the given number of failed attempts: base * 2^(n-1), at most cap."""
     return min(cap, base * 2 ** max(0, attempts - 1))
@@ -49,18 +61,6 @@ class OutboxSender:
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
-    def _smtp_args(self) -> dict:
-        s = self.cfg.smtp
-        args: dict = {"hostname": s.host, "port": s.port, "timeout": s.timeout,
-                      "use_tls": s.security == "tls", "start_tls": s.security == "starttls"}
-        if s.security == "none":
-            args["start_tls"] = False
-        if s.security != "none":
-            args["tls_context"] = tls_context(self.cfg, "smtp")
-        if s.username:
-            args["username"], args["password"] = s.username, secret(self.cfg, "smtp")
-        return args
-
     def due(self, limit: int = 50) -> list[dict]:
         return self.store.all("SELECT id, message_id, mail_from, rcpt, raw, attempts, created FROM outbox "
                               "WHERE status = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?", (now(), limit))
@@ -69,9 +69,11 @@ class OutboxSender:
         """Deliver every due mail; stops early while the server is down. Returns how many were sent."""
         async with self._lock:
             sent = 0
+            args = None
             while rows := self.due():
+                args = args or smtp_args(self.cfg)  # once per flush, not per mail (password_file is a read)
                 for row in rows:
-                    ok = await self._deliver(row)
+                    ok = await self._deliver(row, args)
                     if ok is None:  # server unreachable: no point trying the rest now
                         return sent
                     sent += ok
@@ -103,14 +105,13 @@ class OutboxSender:
                         "each may reach its recipient twice", released)
         return released
 
-    async def _deliver(self, row: dict) -> bool | None:
+    async def _deliver(self, row: dict, args: dict) -> bool | None:
         """True when sent, False when deferred, dead or taken, None when the server is unreachable."""
         if not self._claim(row):
             return False
         try:
             try:
-                await aiosmtplib.send(bytes(row["raw"]), sender=row["mail_from"], recipients=[row["rcpt"]],
-                                      **self._smtp_args())
+                await aiosmtplib.send(bytes(row["raw"]), sender=row["mail_from"], recipients=[row["rcpt"]], **args)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 raise exc.recipients[0] from exc  # one recipient per mail: its own answer is the answer
         except aiosmtplib.SMTPResponseException as exc:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -111,6 +111,15 @@ def customer(cfg):
 def customer_factory():
     """ACME in a config made by the test itself."""
     return _acme
+
+
+async def until(cond, timeout: float = 15.0) -> None:
+    """Wait (in an async test) until cond() is true; fail when it is not within the timeout."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
 
 
 def eml(name: str, **subs: object) -> bytes:

@@ -14,7 +14,7 @@ from conftest import cli, eml, run_once
 
 from maildesk import credentials
 from maildesk.authorise import BAD, check_credentials
-from maildesk.customers import add_contact, set_password
+from maildesk.customers import add_contact
 from maildesk.daemon import open_store
 from maildesk.views import ticket_record
 

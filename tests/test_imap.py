@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import pytest
-from conftest import RULES, ROOT, eml, run_once
+from conftest import RULES, ROOT, eml, run_once, until
 
 from maildesk.config import load
 from maildesk.customers import add_customer
@@ -83,9 +82,7 @@ async def test_imap_outage_backs_off_and_logs_once(tmp_path, own_dovecot, smtp, 
         await asyncio.sleep(6)  # several reconnect attempts (backoff 1, 2, 2 s)
         await asyncio.to_thread(server.start)
         await asyncio.to_thread(server.append, "helpdesk", eml("new_request", n=4))
-        deadline = time.monotonic() + 15
-        while not smtp.received and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        await until(lambda: smtp.received)
         assert len(smtp.received) == 1
     finally:
         task.cancel()
@@ -112,9 +109,7 @@ async def test_imap_restart_mid_batch_loses_and_doubles_nothing(tmp_path, own_do
         await asyncio.to_thread(server.stop)
         await asyncio.sleep(2)
         await asyncio.to_thread(server.start)
-        deadline = time.monotonic() + 40
-        while await asyncio.to_thread(server.count, "helpdesk", "INBOX") and time.monotonic() < deadline:
-            await asyncio.sleep(0.3)
+        await until(lambda: server.count("helpdesk", "INBOX") == 0, timeout=40)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

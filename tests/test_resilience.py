@@ -7,19 +7,11 @@ import logging
 import time
 
 import pytest
-from conftest import cli, eml, run_once
+from conftest import cli, eml, run_once, until
 
 from maildesk import crash, pipeline
 from maildesk.daemon import Daemon, open_store
 from maildesk.testing import SmtpSink
-
-
-async def until(cond, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_smtp_down_then_up_delivers_once_and_logs_once(cfg, customer, dovecot, smtp, caplog):

@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import cli, eml, run_once
+from conftest import cli, eml, run_once, until
 
 from maildesk import clock
 from maildesk.daemon import Daemon, open_store
@@ -232,9 +232,7 @@ async def test_stalled_connection_is_detected_and_reconnected(make_config, custo
         await asyncio.sleep(1.5)
         proxy.stall_all()
         await asyncio.to_thread(dovecot.append, cfg.imap.username, eml("new_request", n=1))
-        deadline = time.monotonic() + 30
-        while not smtp.received and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+        await until(lambda: smtp.received, timeout=30)
         assert len(smtp.received) == 1
     finally:
         task.cancel()
