@@ -26,7 +26,6 @@ RULES = """\
 name = "Corpus"
 address = "helpdesk@example.test"
 tag = "EX"
-templates_dir = "{templates}"
 [imap]
 enabled = false
 [smtp]
@@ -43,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run(corpus: Path, workdir: Path) -> list[dict]:
     """Process every message; one row per message with its category, outcome and mails caused."""
-    (workdir / "rules.toml").write_text(RULES.format(templates=ROOT / "templates"))
+    (workdir / "rules.toml").write_text(RULES.format())
     daemon = Daemon(load(workdir / "rules.toml"))
     rows = []
     for entry in csv.DictReader(open(corpus / "index.tsv", encoding="utf-8"), delimiter="\t"):

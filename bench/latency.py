@@ -32,7 +32,6 @@ RULES = """\
 name = "Bench Support"
 address = "helpdesk@example.test"
 tag = "EX"
-templates_dir = "{templates}"
 
 [imap]
 host = "127.0.0.1"
@@ -74,7 +73,7 @@ def main() -> None:
     imap, smtp = Dovecot().start(), SmtpSink().start()
     daemon = None
     try:
-        (work / "rules.toml").write_text(RULES.format(templates=ROOT / "templates", imap_port=imap.port,
+        (work / "rules.toml").write_text(RULES.format(imap_port=imap.port,
                                                       smtp_port=smtp.port, password=PASSWORD))
         cfg = ["--config", str(work / "rules.toml")]
         subprocess.run([sys.executable, "-m", "maildesk.cli", *cfg, "customer", "add", "1", "--name", "ACME",

@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import json
 import logging
-import shutil
+from importlib import resources
+from importlib.resources.abc import Traversable
 import sys
 from pathlib import Path
 
 from .config import Config, config_path, load
 from . import access, views
+from .blobs import BlobStore
 from .customers import InputError, add_contact, add_customer, remove_contact, set_password
 from .daemon import Daemon, open_store
 from .errors import ConfigError, MaildeskError, TransientError
@@ -19,29 +21,32 @@ from .errors import ConfigError, MaildeskError, TransientError
 EX_TEMPFAIL = 75  # sysexits.h: what MTAs expect for "try again later"
 
 
-def _sample_dir() -> Path:
-    """Where the sample rules.toml and templates ship: the source tree, else share/maildesk."""
-    here = Path(__file__).resolve().parent.parent
-    if (here / "templates").is_dir() and (here / "rules.toml").is_file():
-        return here
-    return Path(sys.prefix) / "share" / "maildesk"
+def _copy_tree(src: Traversable, dest: Path) -> None:
+    """Copy packaged files (importlib.resources) into a real directory."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in src.iterdir():
+        if item.is_dir():
+            _copy_tree(item, dest / item.name)
+        elif item.name.endswith((".txt", ".toml")):
+            (dest / item.name).write_bytes(item.read_bytes())
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    """Sample rules.toml and templates from the installed package, and an empty database."""
     target = Path(args.dir or ".")
     target.mkdir(parents=True, exist_ok=True)
-    src = _sample_dir()
+    sample = resources.files("maildesk") / "sample"
     rules = target / "rules.toml"
     if rules.exists():
         print(f"{rules} exists; leaving it alone")
     else:
-        shutil.copyfile(src / "rules.toml", rules)
+        rules.write_bytes((sample / "rules.toml").read_bytes())
         print(f"wrote {rules}")
     if (target / "templates").exists():
         print(f"{target / 'templates'} exists; leaving it alone")
     else:
-        shutil.copytree(src / "templates", target / "templates")
-        print(f"wrote {target / 'templates'}/")
+        _copy_tree(sample / "templates", target / "templates")
+        print(f"wrote {target / 'templates'}/ (a copy of the packaged templates: keep only the files you change)")
     cfg = load(rules)
     store = open_store(cfg)
     print(f"database ready: {store.path}")
@@ -125,13 +130,14 @@ def cmd_ticket(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace, cfg: Config) -> int:
+    if args.action != "release":  # looking needs no templates: only release processes (and sends) mail
+        store = open_store(cfg)
+        if args.action == "list":
+            return views.quarantine_list(store, args.json)
+        if args.action == "show":
+            return views.quarantine_show(store, args.id)
+        return views.quarantine_drop(store, BlobStore(cfg.data_dir / "blobs"), args.id, args.yes)
     daemon = Daemon(cfg)
-    if args.action == "list":
-        return views.quarantine_list(daemon.store, args.json)
-    if args.action == "show":
-        return views.quarantine_show(daemon.store, args.id)
-    if args.action == "drop":
-        return views.quarantine_drop(daemon.store, daemon.pipeline.blobs, args.id, args.yes)
     try:
         outcome = daemon.pipeline.release(args.id)
     except KeyError:
@@ -144,9 +150,9 @@ def cmd_quarantine(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace, cfg: Config) -> int:
-    daemon = Daemon(cfg)
     if args.action == "list":
-        return views.outbox_list(daemon.store, args.json)
+        return views.outbox_list(open_store(cfg), args.json)
+    daemon = Daemon(cfg)
     status = views.outbox_retry(daemon.store, args.id)
     if status == 0:
         asyncio.run(daemon.sender.flush())
@@ -228,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         return HANDLERS[args.command](args, cfg)
     except ConfigError as exc:
         print(f"maildesk: config error: {exc}", file=sys.stderr)
-        return 78  # EX_CONFIG
+        # An MTA bounces a mail on most exit codes: with a broken config, ask it to keep the mail instead.
+        return EX_TEMPFAIL if args.command == "ingest" else 78  # EX_CONFIG
     except TransientError as exc:
         print(f"maildesk: temporary failure, try again later: {exc}", file=sys.stderr)
         return EX_TEMPFAIL

@@ -41,7 +41,7 @@ class Helpdesk:
     tag: str = req("Subject tag prefix: tickets are tagged [TAG #N].")
     language: str = opt("en", "Default template language when the customer has none.", ("en", "cs", "sk"))
     data_dir: str = opt("var", "Directory for the SQLite database, raw mails and attachments (relative to rules.toml).")
-    templates_dir: str = opt("templates", "Directory of the mail templates (relative to rules.toml).")
+    templates_dir: str = opt("", "Directory of site templates (relative to rules.toml) that override the packaged ones file by file (<lang>/<name>.txt); empty: the packaged templates only. Set but missing: `run` refuses to start.")
     confirm_followups: bool = opt(False, "Also send a confirmation for each follow-up mail, not only for new tickets.")
     tag_secret: str = opt("", "Optional secret: tags get an HMAC check code ([EX #42-k7f]) and Message-IDs an HMAC, so guessed tags are recognised as forged.")
     closed_reply: str = opt("new-ticket", "A customer's reply to a closed ticket opens a new ticket that refers to it (new-ticket) or reopens it (reopen).", ("new-ticket", "reopen"))
@@ -173,8 +173,9 @@ class Config:
         return self.resolve(self.helpdesk.data_dir)
 
     @property
-    def templates_dir(self) -> Path:
-        return self.resolve(self.helpdesk.templates_dir)
+    def templates_dir(self) -> Path | None:
+        """The site's template overrides, or None for the packaged templates only."""
+        return self.resolve(self.helpdesk.templates_dir) if self.helpdesk.templates_dir else None
 
     @property
     def default_queue(self) -> str:

@@ -39,6 +39,7 @@ class Daemon:
         self.cfg = cfg
         self.store = open_store(cfg)
         self.pipeline = Pipeline(cfg, self.store)
+        self.pipeline.renderer.validate()  # broken templates stop the start, not mail after mail
         self.sender = OutboxSender(cfg, self.store)
         self._incident: str | None = None  # the fault being retried, logged once when it starts
 

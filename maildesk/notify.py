@@ -16,7 +16,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -24,14 +23,17 @@ import jinja2
 from . import caps
 from .classify import LOOP_HEADER
 from .config import Config
+from .errors import ConfigError
 from .models import Attachment
 from .parse import clean_header
+from .samples import SAMPLES
 from .store import Store, now
 
 log = logging.getLogger("maildesk.notify")
 
 TEMPLATES = ("confirmation", "unknown_sender", "consultant_new", "consultant_followup", "consultant_note",
-             "answer", "resolved", "command_error", "bad_credentials", "contact_added", "contact_removed", "too_large")
+             "answer", "resolved", "command_error", "bad_credentials", "contact_added", "contact_removed", "too_large",
+             "contact_error", "held", "consultant_held")
 LANGUAGES = ("en", "cs", "sk")
 # Python folds a header just over 78 characters into an empty first line ("Subject:\r\n text"),
 # which some clients show with a leading space; 120 keeps ordinary subjects on one line.
@@ -50,31 +52,79 @@ class Outgoing:
 
 
 class Renderer:
-    """jinja2 over templates_dir, strict about undefined names."""
+    """jinja2 over the site's templates_dir (file by file) in front of the packaged templates.
+
+    Every template is compiled once, here, and kept: a file edited or removed
+    while the daemon runs cannot make mail fail one by one. `problems()` says
+    what is wrong; `validate()` turns that into a ConfigError for start-up.
+    """
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(cfg.templates_dir)),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=True,
-        )
+        loaders: list[jinja2.BaseLoader] = []
+        site = cfg.templates_dir
+        self.missing_dir = site is not None and not site.is_dir()
+        if site is not None and not self.missing_dir:
+            loaders.append(jinja2.FileSystemLoader(str(site)))
+        loaders.append(jinja2.PackageLoader("maildesk", "sample/templates"))
+        self.env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
+                                      autoescape=False, keep_trailing_newline=True, auto_reload=False)
+        self.available = set(self.env.list_templates(extensions=["txt"]))
+        self.compiled: dict[str, jinja2.Template] = {}
+        self.errors: dict[str, str] = {}
+        for path in sorted(self.available):
+            try:
+                self.compiled[path] = self.env.get_template(path)
+            except jinja2.TemplateError as exc:
+                self.errors[path] = f"{exc.__class__.__name__}: {exc}"
 
     def pick(self, name: str, language: str | None) -> str:
         """The template path for a language, falling back to the helpdesk language, then English."""
         for lang in (language, self.cfg.helpdesk.language, "en"):
-            if lang and (Path(self.cfg.templates_dir) / lang / f"{name}.txt").is_file():
+            if lang and f"{lang}/{name}.txt" in self.available:
                 return f"{lang}/{name}.txt"
         raise jinja2.TemplateNotFound(f"{name}.txt")
 
     def render(self, name: str, language: str | None, **ctx: Any) -> tuple[str, str]:
         """(subject, body) of a template."""
-        text = self.env.get_template(self.pick(name, language)).render(helpdesk=self.cfg.helpdesk, **ctx)
+        path = self.pick(name, language)
+        if path in self.errors:
+            raise jinja2.TemplateError(self.errors[path])
+        text = self.compiled[path].render(helpdesk=self.cfg.helpdesk, **ctx)
         head, _, body = text.partition("\n\n")
         if not head.lower().startswith("subject:"):
             raise jinja2.TemplateError(f"{name}: the first line must be 'Subject: ...'")
         return clean_header(head[len("subject:"):]), body.strip() + "\n"
+
+    def problems(self) -> list[str]:
+        """Every template in every language rendered with sample data; what failed, with the file."""
+        if self.missing_dir:
+            return [f"templates_dir {self.cfg.templates_dir} does not exist (helpdesk.templates_dir)"]
+        out = []
+        for lang in LANGUAGES:
+            for name in TEMPLATES:
+                path = f"{lang}/{name}.txt"
+                if path not in self.available:
+                    out.append(f"{path}: missing")
+                    continue
+                try:
+                    self.render(name, lang, **{**SAMPLES[name], "hours": self.cfg.hours})
+                except jinja2.TemplateError as exc:
+                    out.append(f"{self.origin(path)}: {exc}")
+        return out
+
+    def origin(self, path: str) -> str:
+        """Where a template comes from: the site's file, or the packaged one."""
+        site = self.cfg.templates_dir
+        if site is not None and (site / path).is_file():
+            return str(site / path)
+        return f"packaged {path}"
+
+    def validate(self) -> None:
+        """Refuse to start with templates that would fail mail after mail (exit 78 in the CLI)."""
+        problems = self.problems()
+        if problems:
+            raise ConfigError("templates do not render: " + "; ".join(problems), key="helpdesk.templates_dir")
 
 
 def new_message_id(cfg: Config, ticket: int | None) -> str:
@@ -146,18 +196,6 @@ def enqueue(store: Store, cfg: Config, out: Outgoing, ticket: int | None) -> Non
     store.event(ticket, None, "mail-queued", {"kind": out.kind, "to": out.rcpt, "message_id": out.message_id})
 
 
-def check_templates(cfg: Config, samples: dict[str, dict[str, Any]]) -> list[str]:
+def check_templates(cfg: Config) -> list[str]:
     """Render every template in every language with sample data; return the problems found."""
-    problems = []
-    renderer = Renderer(cfg)
-    for lang in LANGUAGES:
-        for name in TEMPLATES:
-            path = Path(cfg.templates_dir) / lang / f"{name}.txt"
-            if not path.is_file():
-                problems.append(f"{lang}/{name}.txt: missing")
-                continue
-            try:
-                renderer.render(name, lang, **samples[name])
-            except jinja2.TemplateError as exc:
-                problems.append(f"{lang}/{name}.txt: {exc}")
-    return problems
+    return Renderer(cfg).problems()

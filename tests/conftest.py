@@ -27,7 +27,6 @@ name = "Example Support"
 address = "helpdesk@example.test"
 tag = "EX"
 data_dir = "var"
-templates_dir = "{templates}"
 
 [imap]
 host = "127.0.0.1"
@@ -82,7 +81,7 @@ def make_config(tmp_path, dovecot, smtp):
         """jana_queues='"general"' makes Jana a consultant of the default queue (she gets notifications)."""
         user = f"helpdesk{next(_users)}"
         (tmp_path / "imap.secret").write_text(PASSWORD)
-        text = RULES.format(templates=ROOT / "templates", imap_port=over.get("imap_port", dovecot.port), user=user,
+        text = RULES.format(imap_port=over.get("imap_port", dovecot.port), user=user,
                             smtp_port=over.get("smtp_port", smtp.port), poll=poll, extra=extra,
                              jana_queues=jana_queues)
         (tmp_path / "rules.toml").write_text(text)

@@ -41,12 +41,10 @@ def test_check_names_what_is_unreachable(make_config):
 
 
 def test_check_reports_a_broken_template(cfg, tmp_path):
-    import shutil
     tdir = tmp_path / "tpl"
-    shutil.copytree(cfg.templates_dir, tdir)
+    (tdir / "sk").mkdir(parents=True)
     (tdir / "sk" / "confirmation.txt").write_text("Subject: {{ ticket.numbr }}\n\nx\n")
-    text = cfg.path.read_text().replace(f'templates_dir = "{cfg.templates_dir}"', f'templates_dir = "{tdir}"')
-    cfg.path.write_text(text)
+    cfg.path.write_text(cfg.path.read_text().replace('tag = "EX"', f'tag = "EX"\ntemplates_dir = "{tdir}"'))
     out = cli(cfg, "check")
     assert out.returncode == 1 and "sk/confirmation.txt" in out.stdout and "numbr" in out.stdout
 
@@ -54,7 +52,7 @@ def test_check_reports_a_broken_template(cfg, tmp_path):
 def test_config_error_exit_code_and_message(cfg):
     cfg.path.write_text(cfg.path.read_text().replace("timeout = 5\nreconnect_max", 'timeout = "5"\nreconnect_max'))
     out = cli(cfg, "ticket", "list")
-    assert out.returncode == 78 and "imap.timeout" in out.stderr and "line 15" in out.stderr
+    assert out.returncode == 78 and "imap.timeout" in out.stderr and "line 14" in out.stderr
 
 
 def test_customer_and_contact_errors(cfg):

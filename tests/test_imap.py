@@ -30,7 +30,7 @@ def own_dovecot(request):
 
 def config_for(tmp_path, server: Dovecot, smtp, port: int, security: str, extra_imap: str = "", poll: int = 60):
     (tmp_path / "imap.secret").write_text(PASSWORD)
-    text = RULES.format(templates=ROOT / "templates", imap_port=port, user="helpdesk", smtp_port=smtp.port,
+    text = RULES.format(imap_port=port, user="helpdesk", smtp_port=smtp.port,
                         poll=poll, extra="", jana_queues="")
     text = text.replace('security = "none"\nusername', f'security = "{security}"\n{extra_imap}username', 1)
     (tmp_path / "rules.toml").write_text(text)

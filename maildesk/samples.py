@@ -1,0 +1,41 @@
+"""Sample data for every template: what `check` and the start-up validation render them with.
+
+A template that renders with these values renders with real ones too: the
+keys here are exactly the names the pipeline passes in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SAMPLE_TICKET = {"number": 42, "tag": "[EX #42]", "subject": "Printer on fire", "queue": "general",
+                 "position": 3, "due": "2026-01-05 10:00 CET", "priority": "normal", "parent": 41}
+FACTS = {**SAMPLE_TICKET, "status": "open", "requester": "jan@acme.test", "assignee": "jana@example.test",
+         "price": "1200 CZK", "due": "2026-01-31", "first_response_due": "2026-01-05T10:00+00:00",
+         "customer_id": "12345678", "customer_name": "ACME s.r.o."}
+CONSULTANT = {"name": "Jana Nováková", "email": "jana@example.test", "language": "cs"}
+NOTE = {"ticket": FACTS, "consultant": CONSULTANT, "author": "Jan Novák", "author_address": "jan@acme.test",
+        "text": "The printer is on fire.", "attachments": ["photo.jpg"]}
+CONTACT = {"customer_name": "ACME s.r.o.", "customer_id": "12345678", "admin": "boss@acme.test"}
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "confirmation": {"ticket": SAMPLE_TICKET, "customer_name": "ACME s.r.o.", "requester_name": "Jan Novák",
+                     "hours": None},
+    "unknown_sender": {"sender": "someone@example.org"},
+    "consultant_new": NOTE,
+    "consultant_followup": {**NOTE, "reopened": True},
+    "consultant_note": NOTE,
+    "answer": {"ticket": FACTS, "consultant_name": "Jana Nováková", "text": "Please restart it."},
+    "resolved": {"ticket": FACTS, "consultant_name": "Jana Nováková"},
+    "bad_credentials": {"sender": "someone@example.org"},
+    "too_large": {"subject": "Logs", "size_mb": 31.5, "limit_mb": 25.0},
+    "contact_added": {**CONTACT, "contact": "new@acme.test"},
+    "contact_removed": {**CONTACT, "contact": "old@acme.test"},
+    "contact_error": {**CONTACT, "subject": "contacts", "errors": ["#contact add x@: not a valid address"],
+                      "applied": ["#contact add new@acme.test"], "limit": 10},
+    "command_error": {"ticket": FACTS, "errors": ["#frobnicate: unknown command"], "subject": "Re: [EX #42] x"},
+    "held": {"ticket": None, "reason": "rate-limited", "why": "more than 10 new tickets in an hour", "limit": 10},
+    "consultant_held": {"sender": "jan@acme.test", "sender_name": "Jan Novák", "customer_name": "ACME s.r.o.",
+                        "customer_id": "12345678", "subject": "Printer", "reason": "rate-limited",
+                        "why": "more than 10 new tickets in an hour", "quarantine_id": 7},
+}
