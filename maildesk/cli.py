@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.verbose:
-        for noisy in ("aioimaplib", "apscheduler", "mail-parser", "mailparser", "asyncio"):
+        for noisy in ("apscheduler", "mail-parser", "mailparser", "asyncio"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         if args.command == "init":

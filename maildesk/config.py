@@ -122,6 +122,7 @@ class Processing:
 @dataclass(frozen=True)
 class Limits:
     max_message_bytes: int = opt(25 * 1024 * 1024, "Larger messages (RFC822.SIZE) are not fetched: headers only, quarantined as too-large; the message stays in the quarantine folder.")
+    max_header_bytes: int = opt(128 * 1024, "A larger header block is quarantined as headers-too-large before it is parsed (decoding huge encoded-word headers takes quadratic time).")
     max_mime_depth: int = opt(20, "Deeper MIME nesting is quarantined as too-deep.")
     max_parts: int = opt(500, "More MIME parts are quarantined as too-many-parts.")
     max_attachments: int = opt(100, "More attachments are quarantined as too-many-attachments.")

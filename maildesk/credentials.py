@@ -1,11 +1,15 @@
 """Customer ID + password in the mail body: find, redact, verify, back off.
 
 A mail may start with `Customer: 12345678` / `Password: …` (or the Czech and
-Slovak labels IČO, IČ, Zákazník, Licence, Heslo). The password is cut out of
-every copy maildesk keeps (raw mail in all its transfer encodings, text,
-attachments, headers) before anything is stored, verified against an argon2id
-hash, and never logged. Unknown IDs are checked against a dummy hash so that
-the answer takes as long as for a known one.
+Slovak labels IČO, IČ, Zákazník, Licence, Heslo), on two lines or on one.
+Only the first lines authorise (`find`), but every password-labelled value
+anywhere in the mail (quoted lines, later lines, the HTML part, text
+attachments) is cut out of every copy maildesk keeps (raw mail in all its
+transfer encodings, text, attachments, headers) before anything is stored.
+HTML is matched on the text a reader sees, so tags and character references
+cannot split a password past the redaction. Passwords are verified against an
+argon2id hash and never logged. Unknown IDs are checked against a dummy hash
+so that the answer takes as long as for a known one.
 """
 
 from __future__ import annotations
@@ -19,22 +23,22 @@ import html
 import quopri
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from email.message import Message
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from .parse import decode_rfc2047
+from .parse import decode_rfc2047, html_to_text, text_of_bytes
 
-ID_LABELS = {"customer", "customerid", "customerno", "ico", "ic", "zakaznik", "licence", "license"}
-PASSWORD_LABELS = {"password", "heslo"}
 MASK = "[redacted]"
-SCAN_LINES = 8  # credentials must be among the first non-empty lines of the body
+SCAN_LINES = 8  # credentials that authorise must be among the first non-empty lines of the body
 
 _hasher = PasswordHasher()
-_LABELLED = re.compile(r"^\s*([^\W\d_][^\W\d_ .]*(?:[ .][^\W\d_]+)?)\s*\.?\s*:\s*(\S(?:.*\S)?)\s*$")
+_ID = r"customer(?:[ .]?(?:id|no|number))?|i[cč]o?|z[aá]kazn[ií]k|licen[cs]e"
+_PASSWORD = r"password|heslo"
+_LABEL = re.compile(rf"(?<![\w])(?:(?P<id>{_ID})|(?P<pw>{_PASSWORD}))\s*\.?\s*:\s*", re.I)
+_QUOTE = re.compile(r"^(?:\s*>)+")
 
 
 @dataclass(frozen=True)
@@ -46,37 +50,60 @@ class Credentials:
         return f"Credentials(customer_id={self.customer_id!r}, password=***)"
 
 
-def _fold(label: str) -> str:
-    """Lower case, no diacritics, no spaces or dots: 'IČO' -> 'ico', 'Zákazník' -> 'zakaznik'."""
-    nfkd = unicodedata.normalize("NFKD", label)
-    return "".join(c for c in nfkd if not unicodedata.combining(c)).lower().replace(" ", "").replace(".", "")
+def _labelled(line: str) -> list[tuple[str, str]]:
+    """[('id'|'pw', value)] of one line: 'Password: x', or 'Customer: 1 Password: x' on one line."""
+    line = _QUOTE.sub("", line)
+    marks = list(_LABEL.finditer(line))
+    if not marks or line[: marks[0].start()].strip():  # a label must start the line
+        return []
+    out = []
+    for m, nxt in zip(marks, marks[1:] + [None]):
+        value = line[m.end(): nxt.start() if nxt else len(line)].strip()
+        if value:
+            out.append(("id" if m.group("id") else "pw", value))
+    return out
+
+
+def _lines(text: str) -> list[str]:
+    return [ln for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if ln.strip()]
 
 
 def find(text: str) -> Credentials | None:
     """Customer ID and password from the first lines of a body (ID empty when only a password is there)."""
     cid = password = None
-    seen = 0
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if not line.strip():
-            continue
-        seen += 1
-        if seen > SCAN_LINES:
-            break
-        m = _LABELLED.match(line)
-        if not m:
-            continue
-        label = _fold(m.group(1))
-        if label in ID_LABELS and cid is None:
-            cid = m.group(2).strip()
-        elif label in PASSWORD_LABELS and password is None:
-            password = m.group(2)
+    for line in _lines(text)[:SCAN_LINES]:
+        if _QUOTE.match(line):
+            continue  # quoted history never authorises
+        for kind, value in _labelled(line):
+            if kind == "id" and cid is None:
+                cid = value
+            elif kind == "pw" and password is None:
+                password = value
     if password:  # a password without an ID is still cut out of every copy, but authorises nothing
         return Credentials(cid or "", password)
     return None
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+def passwords_in(text: str) -> set[str]:
+    """Every password-labelled value anywhere in a text, quoted lines and later lines included."""
+    return {value for line in _lines(text) for kind, value in _labelled(line) if kind == "pw"}
+
+
+def passwords_in_message(raw: bytes, text: str) -> set[str]:
+    """Passwords in the parsed text and in every text part (HTML read as a reader sees it)."""
+    found = passwords_in(text)
+    try:
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        for part in msg.walk():
+            if part.get_content_maintype() != "text" or part.is_multipart():
+                continue
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                decoded = text_of_bytes(payload, _charset(part))
+                found |= passwords_in(html_to_text(decoded) if part.get_content_subtype() == "html" else decoded)
+    except Exception:  # the parsed text above is what authorises; a broken part only adds nothing
+        pass
+    return {p for p in found if len(p) >= 3}  # 'Password: x' is no secret worth a stand-in body
 
 
 @functools.lru_cache(maxsize=1)
@@ -93,101 +120,134 @@ def verify(stored_hash: str | None, password: str) -> bool:
         return False
 
 
-def _variants(secret: str, charset: str) -> list[bytes]:
-    out = set()
+_WIDE = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")  # how Windows tools write text files
+
+
+def _variants(secret: str, charset: str) -> list[tuple[bytes, bytes]]:
+    """(needle, replacement) byte pairs: the secret as raw, HTML-escaped and wide-encoded bytes."""
+    out: dict[bytes, bytes] = {}
     for text in (secret, html.escape(secret, quote=False), html.escape(secret)):
-        for cs in (charset, "utf-8"):
+        for cs in (charset, "utf-8", *_WIDE):
             try:
-                out.add(text.encode(cs))
-            except (LookupError, UnicodeEncodeError):
+                out.setdefault(text.encode(cs), MASK.encode(cs if cs in _WIDE else "ascii"))
+            except (LookupError, UnicodeError, ValueError):
                 continue
-    return sorted(out, key=len, reverse=True)
+    return sorted(out.items(), key=lambda kv: len(kv[0]), reverse=True)
 
 
-_TOKEN = re.compile(r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});?|.", re.I | re.S)
+def _pattern(secret: str) -> re.Pattern[str]:
+    """The secret with any run of white space matching any run (line wrapping, &nbsp;, tabs)."""
+    words = [re.escape(w) for w in secret.split()]
+    return re.compile(r"\s+".join(words))
+
+
+_TOKEN = re.compile(r"<!--.*?(?:-->|$)|<[^<>]*>|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});?|.", re.I | re.S)
 
 
 def redact_markup(text: str, secret: str) -> str:
-    """Replace the secret in HTML even where it is written with character references (&#382; &Zcaron;)."""
+    """Replace the secret in HTML as a reader sees it: across tags, comments and character references."""
     chars: list[str] = []
     spans: list[tuple[int, int]] = []
     for m in _TOKEN.finditer(text):
-        for ch in html.unescape(m.group(0)) if m.group(0).startswith("&") else m.group(0):
+        tok = m.group(0)
+        if tok.startswith("<") and len(tok) > 1:
+            continue  # a tag or comment shows nothing, so it cannot hide a password from us
+        for ch in html.unescape(tok) if tok.startswith("&") else tok:
             chars.append(ch)
             spans.append((m.start(), m.end()))
-    plain, hits, at = "".join(chars), [], 0
-    while (found := plain.find(secret, at)) >= 0:
-        hits.append((spans[found][0], spans[found + len(secret) - 1][1]))
-        at = found + len(secret)
+    plain = "".join(chars)
+    hits = [(spans[m.start()][0], spans[m.end() - 1][1]) for m in _pattern(secret).finditer(plain) if m.end() > m.start()]
     for start, end in reversed(hits):
         text = text[:start] + MASK + text[end:]
     return text
 
 
-def _redact_part(part: Message, secret: str) -> None:
+def _charset(part: Message) -> str:
+    try:
+        cs = part.get_content_charset() or "utf-8"
+        "".encode(cs)
+        return cs
+    except (LookupError, ValueError):
+        return "utf-8"
+
+
+def _redact_part(part: Message, secrets_: set[str]) -> None:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return
-    charset = part.get_content_charset() or "utf-8"
+    charset = _charset(part)
     new = payload
     if part.get_content_maintype() == "text":
+        text = text_of_bytes(payload, charset)
+        for secret in secrets_:
+            text = redact_markup(text, secret) if part.get_content_subtype() == "html" \
+                else _pattern(secret).sub(MASK, text)
         try:
-            new = redact_markup(payload.decode(charset), secret).encode(charset)
-        except (LookupError, UnicodeError):
-            pass
-    for v in _variants(secret, charset):
-        new = new.replace(v, MASK.encode())
+            new = text.encode(charset)
+        except UnicodeError:
+            new = text.encode("utf-8")
+            part.set_param("charset", "utf-8")
+    for secret in secrets_:
+        for needle, mask in _variants(secret, charset):
+            new = new.replace(needle, mask)
     if new == payload:
         return
     cte = (part.get("Content-Transfer-Encoding") or "7bit").strip().lower()
     del part["Content-Transfer-Encoding"]
     if cte == "base64":
         part.set_payload(base64.encodebytes(new).decode("ascii"))
-    elif cte == "quoted-printable":
-        part.set_payload(quopri.encodestring(new).decode("ascii"))
-    else:  # 7bit/8bit/binary: keep the bytes as they were, QP makes them safe to carry
+    else:  # QP keeps 7bit/8bit/binary bytes as they were and safe to carry
         part.set_payload(quopri.encodestring(new).decode("ascii"))
         cte = "quoted-printable"
     part["Content-Transfer-Encoding"] = cte
 
 
+def _shows(text: str, secret: str) -> bool:
+    return _pattern(secret).search(text) is not None
+
+
 def contains(raw: bytes, secret: str) -> bool:
-    """Is the secret anywhere in the bytes, in a header, or in any decoded part?"""
-    if secret.encode("utf-8") in raw:
+    """Is the secret anywhere: in the bytes, a header, a decoded part, or the text an HTML part shows?"""
+    if any(needle in raw for needle, _ in _variants(secret, "utf-8")):
         return True
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     for part in msg.walk():
         for value in part.values():
-            if secret in decode_rfc2047(str(value)):
+            if _shows(decode_rfc2047(str(value)), secret):
                 return True
         payload = None if part.is_multipart() else part.get_payload(decode=True)
-        charset = part.get_content_charset() or "utf-8"
-        if isinstance(payload, bytes) and any(v in payload for v in _variants(secret, charset)):
+        if not isinstance(payload, bytes):
+            continue
+        charset = _charset(part)
+        if any(needle in payload for needle, _ in _variants(secret, charset)):
             return True
-        if isinstance(payload, bytes) and part.get_content_maintype() == "text":
-            try:
-                if redact_markup(payload.decode(charset, "replace"), secret) != payload.decode(charset, "replace"):
-                    return True
-            except LookupError:
-                pass
+        if part.get_content_maintype() == "text":
+            text = text_of_bytes(payload, charset)
+            if _shows(text, secret) or redact_markup(text, secret) != text or _shows(html_to_text(text), secret):
+                return True
     return False
 
 
-def redact(raw: bytes, secret: str) -> bytes:
-    """The same message with every copy of `secret` replaced by [redacted], in every encoding."""
+def redact(raw: bytes, found: set[str] | str) -> bytes:
+    """The same message with every copy of each secret replaced by [redacted], in every encoding."""
+    secrets_ = {found} if isinstance(found, str) else set(found)
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     for part in msg.walk():
         for key, value in list(part.items()):
             decoded = decode_rfc2047(str(value))
-            if secret in decoded:
-                part.replace_header(key, email.header.Header(decoded.replace(secret, MASK), "utf-8").encode())
+            if any(_shows(decoded, s) for s in secrets_):
+                for secret in secrets_:
+                    decoded = _pattern(secret).sub(MASK, decoded)
+                part.replace_header(key, email.header.Header(decoded, "utf-8").encode())
         if not part.is_multipart():
-            _redact_part(part, secret)
+            _redact_part(part, secrets_)
     out = msg.as_bytes(policy=email.policy.compat32.clone(linesep="\r\n"))
-    if contains(out, secret):
+    if any(contains(out, secret) for secret in secrets_):
         # Some structure defeated the part-wise redaction: keep a plain stand-in instead of the secret.
         head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        for secret in secrets_:
+            head = head.replace(secret.encode("utf-8"), MASK.encode())
         body = b"[maildesk: the original body contained a password and could not be redacted safely]\r\n"
-        out = (head.replace(secret.encode("utf-8"), MASK.encode()) + b"\r\n\r\n" + body)
-        out = re.sub(rb"(?im)^content-(type|transfer-encoding):.*(\r?\n[ \t].*)*\r?\n", b"", out)
+        head = re.sub(rb"(?im)^content-(type|transfer-encoding):.*(\r?\n[ \t].*)*(\r?\n|$)", b"", head)
+        out = head.rstrip(b"\r\n") + b"\r\n\r\n" + body
     return out

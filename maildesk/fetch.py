@@ -20,6 +20,8 @@ from .config import Config, secret, tls_context
 from .errors import MailServerDown
 
 log = logging.getLogger("maildesk.fetch")
+# aioimaplib's DEBUG log is the IMAP wire: whole mails, passwords included. It never reaches a log, not even with -v.
+logging.getLogger("aioimaplib").setLevel(logging.INFO)
 
 STOP = aioimaplib.STOP_WAIT_SERVER_PUSH
 

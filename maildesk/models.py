@@ -58,6 +58,7 @@ class Reason(str, Enum):
     RATE_LIMITED = "rate-limited"
     BAD_CREDENTIALS = "bad-credentials"
     CREDENTIALS_BACKOFF = "credentials-backoff"
+    HEADERS_TOO_LARGE = "headers-too-large"
 
 
 class Kind(str, Enum):

@@ -8,6 +8,7 @@ parser-confusion forms of CVE-2023-27043 (e.g. `alice@x.org)<bob@y.org>`).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import binascii
 import ctypes
 import os
@@ -38,6 +39,7 @@ DEFAULT_LIMITS = Limits()
 _BODY_TYPES = {"text/plain", "text/html"}
 
 log = logging.getLogger("maildesk.parse")
+logging.getLogger("mailparser").setLevel(logging.INFO)  # its DEBUG log quotes headers and parts of mails
 
 _ADDR = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
 _ANGLE_FORM = re.compile(rf'^(?P<name>"(?:[^"\\]|\\.)*"|(?:[^"<>@(),;:\\\[\]]|\((?:[^()\\]|\\.)*\))*)\s*<(?P<addr>{_ADDR})>$')
@@ -72,7 +74,7 @@ def text_of_bytes(data: bytes, declared: str | None = None) -> str:
             continue
         try:
             return data.decode(cs)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeDecodeError, ValueError):  # ValueError: a charset name with NUL
             continue
     return data.decode("windows-1250", errors="replace")
 
@@ -130,12 +132,42 @@ def strict_from(values: list[str] | None) -> tuple[str, str] | None:
     return None
 
 
+MAX_HTML_DEPTH = 256  # deeper nesting is never a real mail; nh3 (html5ever) takes quadratic time on it
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^<>]*?(/?)>")
+_VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base", "source"})
+
+
+def html_depth(markup: str, stop: int = MAX_HTML_DEPTH) -> int:
+    """How deep the tags nest (a linear scan that gives up once `stop` is passed)."""
+    depth = deepest = 0
+    for m in _TAG.finditer(markup):
+        closing, name, selfclosing = m.group(1), m.group(2).lower(), m.group(3)
+        if name in _VOID or selfclosing:
+            continue
+        depth = max(0, depth - 1) if closing else depth + 1
+        deepest = max(deepest, depth)
+        if deepest > stop:
+            break
+    return deepest
+
+
 def html_to_text(markup: str) -> str:
-    """Readable plain text from HTML, keeping paragraph and line breaks."""
+    """The text a reader of the HTML sees, keeping paragraph and line breaks.
+
+    White space in the source is collapsed as a browser does, so a password
+    wrapped over two source lines reads as one line here too. Absurdly deep
+    nesting is stripped by a linear regex instead of nh3.
+    """
+    markup = re.sub(r"(?is)<(script|style|head|title)\b.*?</\1\s*>", " ", markup)
+    markup = re.sub(r"\s+", " ", markup)
     markup = re.sub(r"(?is)<(br|/p|/div|/tr|/li|/h[1-6]|/blockquote)\b[^>]*>", "\n", markup)
     markup = re.sub(r"(?is)<li\b[^>]*>", "\n- ", markup)
-    text = html.unescape(nh3.clean(markup, tags=set()))
-    lines = [ln.rstrip() for ln in text.replace("\r", "").split("\n")]
+    if html_depth(markup) > MAX_HTML_DEPTH:
+        stripped = re.sub(r"(?s)<!--.*?-->|<[^<>]*>", "", markup)
+    else:
+        stripped = nh3.clean(markup, tags=set())
+    text = html.unescape(stripped)
+    lines = [ln.strip(" ") for ln in text.replace("\r", "").split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
@@ -226,9 +258,28 @@ def _check_limits(parser: mailparser.MailParser, atts: list[Attachment], limits:
 
 
 def parse(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMail:
-    """Parse one raw message; a mail that cannot become a ticket carries a `defect` reason."""
+    """Parse one raw message; never raises: a mail that cannot become a ticket carries a `defect` reason."""
     key = hashlib.sha256(raw).hexdigest()
     crash.point("parse")
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    if len(head) > limits.max_header_bytes:  # RFC 2047 decoding of huge headers takes quadratic time
+        return _head_stub(key, raw, head)
+    try:
+        return _parse(key, raw, limits)
+    except Exception as exc:  # a bug meeting hostile input must still end as a quarantined mail
+        log.warning("key:%s #- unparseable: %s", key[:16], exc.__class__.__name__)
+        return _stub(key, raw, Reason.UNPARSEABLE.value)
+
+
+def _head_stub(key: str, raw: bytes, head: bytes) -> ParsedMail:
+    """A mail whose header block is over the limit: only a short From is read, for the notice."""
+    froms = re.findall(rb"(?im)^from:[ \t]*(.{1,500})\r?$", head[:65536])
+    sender = strict_from([f.decode("utf-8", "replace") for f in froms] or None) if len(froms) == 1 else None
+    stub = _stub(key, raw, Reason.HEADERS_TOO_LARGE.value)
+    return dataclasses.replace(stub, from_addr=sender[0] if sender else "", from_name=sender[1] if sender else "")
+
+
+def _parse(key: str, raw: bytes, limits: Limits) -> ParsedMail:
     try:
         parser = mailparser.parse_from_bytes(raw)
         msg = parser.message

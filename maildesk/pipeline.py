@@ -60,15 +60,18 @@ class Pipeline:
         mail = self.parse(raw)
         crash.point("process")
         creds = credentials.find(mail.text)
-        if creds:  # before anything is stored: every copy we keep is the redacted one
-            raw = credentials.redact(raw, creds.password)
+        found = credentials.passwords_in_message(raw, mail.text)
+        if found:  # before anything is stored: every copy we keep is the redacted one
+            raw = credentials.redact(raw, found)
             mail = dataclasses.replace(self.parse(raw), key=mail.key)
-        return self._commit(mail, raw, creds, uidvalidity, uid, force=force)
+            if any(credentials.contains(mail.text.encode(), s) for s in found):  # never seen; never stored either
+                mail = dataclasses.replace(mail, text=credentials.MASK)
+        return self._commit(mail, raw, creds, uidvalidity, uid, force=force, redacted=bool(found))
 
     def _commit(self, mail: ParsedMail, raw: bytes, creds: credentials.Credentials | None, uidvalidity: int | None,
-                uid: int | None, force: bool = False, detail: str = "") -> Outcome:
+                uid: int | None, force: bool = False, detail: str = "", redacted: bool = False) -> Outcome:
         """decide, store files, then one transaction for everything the decision causes."""
-        replacement = raw if creds else None
+        replacement = raw if redacted else None
         done = self.store.inbound(mail.key)
         if done and done["outcome"] and not force:
             log.info("%s #%s duplicate: already %s", label(mail), done["ticket"] or "-", done["outcome"])
@@ -86,7 +89,7 @@ class Pipeline:
                 "key": mail.key, "message_id": mail.message_id, "sender": mail.from_addr,
                 "subject": mail.subject, "outcome": decision.kind.value, "ticket": ticket,
                 "reason": decision.reason, "uidvalidity": uidvalidity, "uid": uid, "raw_sha256": raw_sha,
-                "redacted": int(bool(creds)), "updated": now(),
+                "redacted": int(redacted), "updated": now(),
             }, pk="key")
             crash.point("before-commit")
         log.info("%s #%s %s", label(mail), ticket or "-",
