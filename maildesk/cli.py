@@ -73,7 +73,8 @@ def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
     outcome = daemon.handle(raw)  # TransientError -> exit 75 in main(), and the MTA retries
     if outcome is None:
         return EX_TEMPFAIL
-    asyncio.run(daemon.sender.flush())  # best effort: the daemon's sender retries what fails here
+    if not outcome.duplicate:  # a second delivery of a message sends nothing, not even the first one's mail
+        asyncio.run(daemon.sender.flush())  # best effort: the daemon's sender retries what fails here
     print(json.dumps({"outcome": outcome.kind.value, "ticket": outcome.ticket, "reason": outcome.reason,
                       "duplicate": outcome.duplicate}))
     return 0

@@ -74,27 +74,41 @@ class Pipeline:
         replacement = raw if redacted else None
         done = self.store.inbound(mail.key)
         if done and done["outcome"] and not force:
-            log.info("%s #%s duplicate: already %s", label(mail), done["ticket"] or "-", done["outcome"])
-            return Outcome(mail.key, Kind(done["outcome"]), done["ticket"], done["reason"] or "", duplicate=True,
-                           replacement=replacement)
+            return self._duplicate(mail, done, replacement)
         decision, sender = self.decide(mail, creds)
         if detail:
             decision = dataclasses.replace(decision, detail=detail)
         raw_sha = self.blobs.put(raw)
-        for att in mail.attachments:
-            self.blobs.put(att.data)
+        if decision.kind in (Kind.NEW, Kind.FOLLOWUP):  # a quarantined mail keeps only its raw bytes
+            for att in mail.attachments:
+                self.blobs.put(att.data)
         with self.store.transaction():
-            ticket = self.apply(mail, decision, sender, raw_sha)
-            self.store.db["inbound"].upsert({
-                "key": mail.key, "message_id": mail.message_id, "sender": mail.from_addr,
-                "subject": mail.subject, "outcome": decision.kind.value, "ticket": ticket,
-                "reason": decision.reason, "uidvalidity": uidvalidity, "uid": uid, "raw_sha256": raw_sha,
-                "redacted": int(redacted), "updated": now(),
-            }, pk="key")
-            crash.point("before-commit")
+            # The claim: BEGIN IMMEDIATE serialises writers, so of two processes holding the same
+            # message (an MTA delivering twice) only the first commits; the other finds its outcome here.
+            done = self.store.inbound(mail.key)
+            if done and done["outcome"] and not force:
+                winner = done
+            else:
+                winner = None
+                ticket = self.apply(mail, decision, sender, raw_sha)
+                self.store.db["inbound"].upsert({
+                    "key": mail.key, "message_id": mail.message_id, "sender": mail.from_addr,
+                    "subject": mail.subject, "outcome": decision.kind.value, "ticket": ticket,
+                    "reason": decision.reason, "uidvalidity": uidvalidity, "uid": uid, "raw_sha256": raw_sha,
+                    "redacted": int(redacted), "updated": now(),
+                }, pk="key")
+                crash.point("before-commit")
+        if winner is not None:
+            return self._duplicate(mail, winner, replacement)
         log.info("%s #%s %s", label(mail), ticket or "-",
                  " ".join(p for p in (decision.kind.value, decision.reason, decision.detail and f"({decision.detail})") if p))
         return Outcome(mail.key, decision.kind, ticket, decision.reason, replacement=replacement)
+
+    def _duplicate(self, mail: ParsedMail, done: dict, replacement: bytes | None) -> Outcome:
+        """A message seen before: its first outcome, unchanged, and nothing done again."""
+        log.info("%s #%s duplicate: already %s", label(mail), done["ticket"] or "-", done["outcome"])
+        return Outcome(mail.key, Kind(done["outcome"]), done["ticket"], done["reason"] or "", duplicate=True,
+                       replacement=replacement)
 
     def decide(self, mail: ParsedMail, creds: credentials.Credentials | None = None) -> tuple[Decision, Sender | None]:
         """classify -> authorise -> thread: what should happen to this mail."""
