@@ -1,12 +1,15 @@
 """Loop and flood caps: how much automatic mail one address gets, how many tickets one sender opens.
 
+Caps are for bots and strangers; a known contact always hears back.
 - Never send to mailer-daemon@, postmaster@, noreply@-style addresses, our own
-  address, or an address that hard-bounced.
+  address, or an address with a live hard-bounce flag (bounces.flagged).
 - Per ticket and recipient: `limits.auto_caps` windows (Zammad-style, e.g.
   10 per 10 minutes and 25 per hour) for every mail except a consultant's answer.
-- Per outside recipient: at most `limits.auto_per_recipient_day` automatic
-  replies (confirmations, explanations) in 24 hours, so a bot that answers
-  every mail with a fresh Message-ID gets at most that many a day.
+- Per recipient and day: `limits.auto_per_recipient_day` automatic replies to
+  an unknown address (a bot answering every mail with a fresh Message-ID),
+  `limits.auto_per_known_day` to a contact or requester (only a broken bot gets there).
+- All unknown addresses together: `limits.stranger_notices_per_hour`
+  explanations, so forged senders cannot turn the helpdesk into a backscatter source.
 - Per sender: a token bucket of `limits.new_tickets_per_hour` new tickets.
 A suppressed mail is not queued; the suppression is an event on the ticket.
 """
@@ -16,11 +19,12 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from . import clock
+from . import bounces, clock
 from .config import Config
 from .store import Store
 
-AUTO_REPLIES = ("confirmation", "unknown_sender", "bad_credentials", "too_large")
+AUTO_REPLIES = ("confirmation", "unknown_sender", "bad_credentials", "too_large", "held")
+STRANGER_NOTICES = ("unknown_sender", "bad_credentials")
 HUMAN_KINDS = ("answer",)
 _NEVER = re.compile(r"^(mailer-daemon|mailerdaemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+-].*)?@", re.I)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -35,27 +39,47 @@ def _since(delta: timedelta) -> str:
     return (clock.now() - delta).isoformat(timespec="seconds")
 
 
+def known(store: Store, cfg: Config, addr: str) -> bool:
+    """A consultant, a customer's contact, or the requester of a customer's ticket (e.g. by credentials)."""
+    return cfg.consultant_by_email(addr) is not None or bool(store.customers_of(addr)) or store.one(
+        "SELECT 1 AS x FROM tickets WHERE (requester = ? OR comm_address = ?) AND customer_id IS NOT NULL LIMIT 1",
+        (addr, addr)) is not None
+
+
+def _count(store: Store, sql: str, params: tuple) -> int:
+    row = store.one(f"SELECT COUNT(*) AS n FROM outbox WHERE {sql}", params)
+    return int(row["n"]) if row else 0
+
+
 def refusal(store: Store, cfg: Config, kind: str, rcpt: str, ticket: int | None) -> str:
     """Why this mail must not be sent now ('' when it may)."""
     addr = rcpt.lower()
     if _NEVER.match(addr) or addr == cfg.helpdesk.address.lower():
         return "never-send address"
-    if store.one("SELECT 1 AS x FROM bounced WHERE address = ?", (addr,)) and kind not in HUMAN_KINDS:
-        return "address bounced before"
     if kind in HUMAN_KINDS:
         return ""
+    flag = bounces.flagged(store, cfg, addr)
+    if flag:
+        return f"address hard-bounced at {flag['at']} (until it writes again or {cfg.limits.bounce_expiry_days} days pass)"
     if ticket is not None:
         for spec in cfg.limits.auto_caps:
             count, span = _window(spec)
-            n = store.one("SELECT COUNT(*) AS n FROM outbox WHERE rcpt = ? AND ticket = ? AND kind != 'answer' "
-                          "AND created >= ?", (rcpt, ticket, _since(span)))["n"]
-            if n >= count:
+            if _count(store, "rcpt = ? AND ticket = ? AND kind != 'answer' AND created >= ?",
+                      (rcpt, ticket, _since(span))) >= count:
                 return f"cap {spec} per ticket and recipient reached"
-    if kind in AUTO_REPLIES and cfg.consultant_by_email(addr) is None:
-        n = store.one(f"SELECT COUNT(*) AS n FROM outbox WHERE rcpt = ? AND kind IN ({','.join('?' * len(AUTO_REPLIES))}) "
-                      "AND created >= ?", (rcpt, *AUTO_REPLIES, _since(timedelta(days=1))))["n"]
-        if n >= cfg.limits.auto_per_recipient_day:
-            return f"{cfg.limits.auto_per_recipient_day} automatic replies per day reached"
+    if kind not in AUTO_REPLIES or cfg.consultant_by_email(addr) is not None:
+        return ""
+    is_known = known(store, cfg, addr)
+    limit = cfg.limits.auto_per_known_day if is_known else cfg.limits.auto_per_recipient_day
+    marks = ",".join("?" * len(AUTO_REPLIES))
+    if _count(store, f"rcpt = ? AND kind IN ({marks}) AND created >= ?",
+              (rcpt, *AUTO_REPLIES, _since(timedelta(days=1)))) >= limit:
+        return f"{limit} automatic replies per day to {'a known' if is_known else 'an unknown'} address reached"
+    if kind in STRANGER_NOTICES and not is_known:
+        marks = ",".join("?" * len(STRANGER_NOTICES))
+        if _count(store, f"kind IN ({marks}) AND created >= ?",
+                  (*STRANGER_NOTICES, _since(timedelta(hours=1)))) >= cfg.limits.stranger_notices_per_hour:
+            return f"{cfg.limits.stranger_notices_per_hour} notices to unknown addresses per hour reached"
     return ""
 
 

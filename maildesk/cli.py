@@ -103,6 +103,8 @@ def cmd_customer(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_contact(args: argparse.Namespace, cfg: Config) -> int:
     store = open_store(cfg)
+    if args.action == "show":
+        return views.contact_show(store, cfg, args.email)
     if args.action == "remove":
         with store.transaction():
             removed = remove_contact(store, args.customer_id, args.email)
@@ -145,7 +147,7 @@ def cmd_quarantine(args: argparse.Namespace, cfg: Config) -> int:
         print(f"no held quarantine entry {args.id}", file=sys.stderr)
         return 1
     asyncio.run(daemon.sender.flush())
-    print(f"released {args.id}: {outcome.kind.value}" + (f" #{outcome.ticket}" if outcome.ticket else "")
+    views.say(f"released {args.id}: {outcome.kind.value}" + (f" #{outcome.ticket}" if outcome.ticket else "")
           + (f" ({outcome.reason})" if outcome.reason else ""))
     return 0
 
@@ -192,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = s.add_parser("remove", help="withdraw an address's right to write for a customer")
     a.add_argument("customer_id")
     a.add_argument("email")
+    s.add_parser("show", help="the customers an address writes for, and its bounce flag").add_argument("email")
 
     s = sub.add_parser("ticket", help="inspect tickets").add_subparsers(dest="action", required=True)
     a = s.add_parser("list", help="list tickets")
@@ -221,10 +224,18 @@ HANDLERS = {"check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "customer"
             "contact": cmd_contact, "ticket": cmd_ticket, "quarantine": cmd_quarantine, "outbox": cmd_outbox}
 
 
+class SafeFormatter(logging.Formatter):
+    """Log lines with control characters escaped: a mail's bytes never drive the operator's terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return views.safe(super().format(record))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     if not args.verbose:
         for noisy in ("apscheduler", "mail-parser", "mailparser", "asyncio"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

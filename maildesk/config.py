@@ -130,7 +130,10 @@ class Limits:
     parse_timeout: int = opt(20, "Seconds a message may take to parse (in a worker process) before it is quarantined as parse-timeout; 0 parses in-process without a limit.")
     max_body_chars: int = opt(8000, "Longer body text is cut in the ticket; the whole text is kept as the attachment request-full.txt.")
     auto_caps: list[str] = opt(["10/10m", "25/1h"], "Caps on automatic mails per ticket and recipient, as COUNT/WINDOW (s, m, h, d).")
-    auto_per_recipient_day: int = opt(3, "Automatic replies (confirmations, explanations) to one outside address per 24 hours; stops loops with bots that answer every mail.")
+    auto_per_recipient_day: int = opt(3, "Automatic replies (explanations, notices) to one unknown address per 24 hours; stops loops with bots that answer every mail. Known contacts, ticket requesters and consultants are not counted here.")
+    auto_per_known_day: int = opt(50, "Automatic replies (confirmations, notices) to one known contact or requester per 24 hours: far above any person (Mailman 10, Znuny 40, TMDA 50), it only stops a contact's broken bot.")
+    stranger_notices_per_hour: int = opt(20, "Explanation mails (unknown sender, bad credentials) to unknown addresses per hour, all addresses together; stops backscatter to forged senders.")
+    bounce_expiry_days: int = opt(30, "A hard bounce stops automatic mail to the address this long, or until a new mail from it arrives.")
     new_tickets_per_hour: int = opt(10, "New tickets one sender may open per hour (token bucket); more are quarantined as rate-limited.")
 
 

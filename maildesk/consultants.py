@@ -144,3 +144,21 @@ def _relay(p: Pipeline, number: int, mail: ParsedMail, consultant: Consultant, t
                   ticket=number, ctx={"ticket": facts(p, ticket), "consultant_name": consultant.name, "text": text},
                   in_reply_to=_last_customer_id(p, number), attachments=mail.attachments,
                   from_name=f"{consultant.name} ({p.cfg.helpdesk.name})")
+
+
+def notify_held(p: Pipeline, mail: ParsedMail, sender: Sender, reason: str, why: str, qid: int) -> None:
+    """Consultants of the default queue learn of a known sender's held mail (once an hour per sender and reason)."""
+    if not p.store.notice_allowed(mail.from_addr, f"consultant_held:{reason}", 1):
+        return
+    customer = p.store.one("SELECT id, name FROM customers WHERE id = ?", (sender.customer_id,)) \
+        if sender.customer_id else None
+    to = queue_consultants(p, p.cfg.default_queue)
+    if not to:
+        log.warning("%s #- held mail from %s (%s): no consultant serves queue %s", mail.message_id, mail.from_addr,
+                    reason, p.cfg.default_queue)
+    for c in to:
+        send_template(p.store, p.renderer, "consultant_held", rcpt=c.email, language=c.language, ticket=None,
+                      ctx={"sender": mail.from_addr, "sender_name": mail.from_name, "subject": mail.subject,
+                           "customer_name": (customer or {}).get("name", ""), "customer_id": (customer or {}).get("id", ""),
+                           "reason": reason, "why": why, "quarantine_id": qid},
+                      auto="auto-generated")

@@ -31,6 +31,25 @@ from .thread import find_ticket, format_tag, strip_tag, tag_is_genuine
 log = logging.getLogger("maildesk.pipeline")
 
 
+HELD_WHY = {
+    Reason.RATE_LIMITED.value: "more than {limit} new requests from one address within an hour",
+    Reason.TOO_MANY_ATTACHMENTS.value: "it has more attachments than we accept in one mail ({max_attachments})",
+    Reason.ATTACHMENTS_TOO_LARGE.value: "its attachments are larger than we accept in one mail",
+    Reason.TOO_DEEP.value: "its structure is nested too deeply to read safely",
+    Reason.TOO_MANY_PARTS.value: "it has more parts than we accept in one mail",
+    Reason.HEADERS_TOO_LARGE.value: "its header is larger than we accept",
+    Reason.PARSE_TIMEOUT.value: "it took too long to read",
+    Reason.UNPARSEABLE.value: "it could not be read",
+    Reason.PROCESSING_FAILED.value: "processing it failed",
+}
+
+
+def held_reason(d: Decision, cfg: Config) -> str:
+    """A sentence for the sender and the consultants on why a known sender's mail is held."""
+    why = HELD_WHY.get(d.reason, d.reason)
+    return why.format(limit=cfg.limits.new_tickets_per_hour, max_attachments=cfg.limits.max_attachments)
+
+
 def label(mail: ParsedMail) -> str:
     """How a mail is named in logs: its Message-ID, or its key when it has none."""
     return f"<{mail.message_id}>" if mail.message_id else f"key:{mail.key[:16]}"
@@ -117,8 +136,9 @@ class Pipeline:
         kind = classify(mail, self.cfg)
         if mail.defect == Reason.BAD_FROM.value and kind != HUMAN:  # e.g. a bounce from "MAILER-DAEMON <>"
             return Decision(Kind.IGNORED, reason=kind, detail="no usable From"), None
-        if mail.defect:
-            return Decision(Kind.QUARANTINED, reason=mail.defect), None
+        if mail.defect:  # the sender, when known, is told (and so is the queue)
+            return Decision(Kind.QUARANTINED, reason=mail.defect), \
+                authorise(mail, self.store, self.cfg) if mail.from_addr else None
         if kind != HUMAN:
             return Decision(Kind.IGNORED, reason=kind), None
         sender = authorise(mail, self.store, self.cfg)
@@ -177,6 +197,8 @@ class Pipeline:
 
     def apply(self, mail: ParsedMail, d: Decision, sender: Sender | None, raw_sha: str) -> int | None:
         """Write what the decision means; returns the ticket number, if any."""
+        if d.kind in (Kind.NEW, Kind.FOLLOWUP, Kind.ADMIN) and sender is not None:
+            bounces.clear(self.store, sender.address, mail.key)  # a person wrote from it: the address works
         if d.kind is Kind.NEW:
             return self._open(mail, sender, raw_sha, d)
         if d.kind is Kind.FOLLOWUP:
@@ -185,16 +207,8 @@ class Pipeline:
             access.apply_contact_commands(self, mail, sender)
             return None
         if d.kind is Kind.QUARANTINED:
-            self.quarantine(mail, d.reason, raw_sha)
-            if d.reason == Reason.UNKNOWN_SENDER.value and sender:
-                self.notice(mail, "unknown_sender", {"sender": mail.from_addr, "subject": mail.subject})
-            elif d.reason == Reason.TOO_LARGE.value and sender and sender.role != "stranger":
-                self.notice(mail, "too_large", {"subject": mail.subject, "size_mb": round(int(d.detail.split()[0]) / 2**20, 1),
-                                                "limit_mb": round(self.cfg.limits.max_message_bytes / 2**20, 1)})
-            elif d.reason in (Reason.BAD_CREDENTIALS.value, Reason.CREDENTIALS_BACKOFF.value):
-                if d.reason == Reason.BAD_CREDENTIALS.value:
-                    record_failure(self.store, self.cfg, mail.from_addr, d.customer_id or "", mail.key)
-                self.notice(mail, "bad_credentials", {"sender": mail.from_addr, "subject": mail.subject})
+            qid = self.quarantine(mail, d.reason, raw_sha)
+            self.explain(mail, d, sender, qid)
             return None
         # automatic mail: never a customer message, never a reply; an event on the ticket it concerns
         related = bounces.record(self.store, self.cfg, mail) if d.reason == BOUNCE else None
@@ -203,6 +217,34 @@ class Pipeline:
         self.store.event(related, mail.key, "automatic-mail", {"class": d.reason, "from": mail.from_addr,
                                                                 "subject": mail.subject})
         return None
+
+    def explain(self, mail: ParsedMail, d: Decision, sender: Sender | None, qid: int) -> None:
+        """Who hears of a quarantined mail: strangers get one explanation, known senders and their queue are told."""
+        if sender is None:
+            return
+        if d.reason == Reason.UNKNOWN_SENDER.value:
+            self.notice(mail, "unknown_sender", {"sender": mail.from_addr})
+            return
+        if d.reason in (Reason.BAD_CREDENTIALS.value, Reason.CREDENTIALS_BACKOFF.value):
+            if d.reason == Reason.BAD_CREDENTIALS.value:  # while a backoff holds, nothing more is sent
+                record_failure(self.store, self.cfg, mail.from_addr, d.customer_id or "", mail.key)
+                self.notice(mail, "bad_credentials", {"sender": mail.from_addr})
+            return
+        if sender.role == "stranger":
+            return  # caps are for strangers: they hear nothing more than the one explanation above
+        if d.reason == Reason.TOO_LARGE.value:
+            self.notice(mail, "too_large", {"subject": mail.subject, "size_mb": round(int(d.detail.split()[0]) / 2**20, 1),
+                                            "limit_mb": round(self.cfg.limits.max_message_bytes / 2**20, 1)})
+        elif self.store.notice_allowed(mail.from_addr, f"held:{d.reason}", 1):
+            self._send("held", mail, None, self._language(sender), {
+                "ticket": None, "reason": d.reason, "why": held_reason(d, self.cfg),
+                "limit": self.cfg.limits.new_tickets_per_hour})
+        consultants.notify_held(self, mail, sender, d.reason, held_reason(d, self.cfg), qid)
+
+    def _language(self, sender: Sender) -> str:
+        row = self.store.one("SELECT language FROM customers WHERE id = ?", (sender.customer_id,)) \
+            if sender.customer_id else None
+        return (row or {}).get("language") or self.cfg.helpdesk.language
 
     def _open(self, mail: ParsedMail, sender: Sender, raw_sha: str, d: Decision) -> int:
         store, cfg = self.store, self.cfg
@@ -290,21 +332,27 @@ class Pipeline:
             return
         self._send(template, mail, None, self.cfg.helpdesk.language, ctx)
 
-    def quarantine(self, mail: ParsedMail, reason: str, raw_sha: str, attempts: int = 1) -> None:
-        """Hold a message for an operator, with its reason code."""
-        self.store.db["quarantine"].insert({
+    def quarantine(self, mail: ParsedMail, reason: str, raw_sha: str, attempts: int = 1) -> int:
+        """Hold a message for an operator, with its reason code; returns the quarantine ID."""
+        row = self.store.db["quarantine"].insert({
             "key": mail.key, "reason": reason, "sender": mail.from_addr, "subject": mail.subject,
             "date": mail.date, "raw_sha256": raw_sha, "attempts": attempts, "status": "held", "created": now(),
         })
         self.store.event(None, mail.key, "quarantined", {"reason": reason, "from": mail.from_addr})
+        return int(row.last_pk)
 
     def give_up(self, raw: bytes, error: str, attempts: int) -> Outcome:
         """Quarantine a message whose processing kept failing, so it never blocks the mailbox."""
         mail = self.parse(raw)
         raw_sha = self.blobs.put(raw)
         reason = Reason.PROCESSING_FAILED.value
+        try:
+            sender = authorise(mail, self.store, self.cfg) if mail.from_addr else None
+        except Exception:  # what failed may be exactly this: the mail is kept all the same
+            sender = None
         with self.store.transaction():
-            self.quarantine(mail, reason, raw_sha, attempts)
+            qid = self.quarantine(mail, reason, raw_sha, attempts)
+            self.explain(mail, Decision(Kind.QUARANTINED, reason=reason), sender, qid)
             self.store.db["inbound"].upsert({"key": mail.key, "outcome": Kind.QUARANTINED.value, "reason": reason,
                                              "raw_sha256": raw_sha, "updated": now()}, pk="key")
         log.error("%s #- quarantined %s after %d attempts: %s", label(mail), reason, attempts, error)

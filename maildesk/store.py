@@ -78,6 +78,12 @@ MIGRATIONS: list[str] = [
     CREATE TABLE buckets (sender TEXT PRIMARY KEY, tokens REAL NOT NULL, updated TEXT NOT NULL);
     ALTER TABLE outbox ADD COLUMN claimed_by INTEGER;
     """,
+    """
+    CREATE INDEX tickets_requester ON tickets(requester);
+    CREATE INDEX tickets_comm_address ON tickets(comm_address);
+    CREATE INDEX outbox_kind_created ON outbox(kind, created);
+    ALTER TABLE outbox ADD COLUMN attachments TEXT;
+    """,
 ]
 
 

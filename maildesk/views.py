@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from typing import TextIO
 
+from . import bounces
+from .config import Config
 from .store import Store, now
+
+
+# C0 and C1 controls (ESC and CSI start terminal escape sequences), DEL, zero-width and bidi controls,
+# line and paragraph separators: what a mail could use to rewrite or hide things on the operator's terminal.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def safe(text: str) -> str:
+    """Text fit for a terminal: every control character shown as an escape (\\x1b), tab and newline kept."""
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100
+                       else f"\\u{ord(m.group(0)):04x}", text)
+
+
+def say(*parts: object, file: TextIO | None = None) -> None:
+    """print(), but nothing from a mail reaches the terminal raw."""
+    print(safe(" ".join(str(p) for p in parts)), file=file or sys.stdout)
 
 
 def table(rows: list[dict], cols: list[str]) -> str:
@@ -18,7 +38,9 @@ def table(rows: list[dict], cols: list[str]) -> str:
 
 
 def emit(data: object) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+    """JSON for scripts; json escapes C0 itself, the other unsafe characters become \\u escapes."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    print(_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
 
 
 def ticket_list(store: Store, as_json: bool) -> int:
@@ -27,7 +49,7 @@ def ticket_list(store: Store, as_json: bool) -> int:
     if as_json:
         emit(rows)
     else:
-        print(table(rows, ["number", "status", "queue", "priority", "customer", "requester", "subject", "updated"]))
+        say(table(rows, ["number", "status", "queue", "priority", "customer", "requester", "subject", "updated"]))
     return 0
 
 
@@ -55,22 +77,22 @@ def ticket_record(store: Store, number: int) -> dict | None:
 def ticket_show(store: Store, number: int, as_json: bool) -> int:
     rec = ticket_record(store, number)
     if rec is None:
-        print(f"no ticket {number}", file=sys.stderr)
+        say(f"no ticket {number}", file=sys.stderr)
         return 1
     if as_json:
         emit(rec)
         return 0
-    print(f"#{rec['number']}  {rec['subject']}")
+    say(f"#{rec['number']}  {rec['subject']}")
     for key in ("status", "queue", "priority", "customer", "requester", "assignee", "first_response_due"):
-        print(f"  {key:<19}{rec[key] if rec[key] is not None else '-'}")
+        say(f"  {key:<19}{rec[key] if rec[key] is not None else '-'}")
     for m in rec["messages"]:
-        print(f"\n--- {m['direction']}  {m['date']}  {m['from']}")
-        print(m["text"])
+        say(f"\n--- {m['direction']}  {m['date']}  {m['from']}")
+        say(m["text"])
         for a in m["attachments"]:
-            print(f"  [attachment] {a['filename']}  {a['size']} bytes  sha256 {a['sha256'][:16]}…")
+            say(f"  [attachment] {a['filename']}  {a['size']} bytes  sha256 {a['sha256'][:16]}…")
     if rec["mails"]:
-        print("\nmails sent:")
-        print(table(rec["mails"], ["id", "kind", "to", "status", "attempts", "subject"]))
+        say("\nmails sent:")
+        say(table(rec["mails"], ["id", "kind", "to", "status", "attempts", "subject"]))
     return 0
 
 
@@ -80,23 +102,23 @@ def quarantine_list(store: Store, as_json: bool) -> int:
     if as_json:
         emit(rows)
     else:
-        print(table(rows, ["id", "reason", "sender", "subject", "date", "attempts"]))
+        say(table(rows, ["id", "reason", "sender", "subject", "date", "attempts"]))
     return 0
 
 
 def quarantine_show(store: Store, qid: int) -> int:
     row = store.one("SELECT * FROM quarantine WHERE id = ?", (qid,))
     if row is None:
-        print(f"no quarantine entry {qid}", file=sys.stderr)
+        say(f"no quarantine entry {qid}", file=sys.stderr)
         return 1
     for key in ("id", "status", "reason", "sender", "subject", "date", "attempts", "created", "raw_sha256"):
-        print(f"{key:<11}{row[key]}")
+        say(f"{key:<11}{row[key]}")
     inbound = store.inbound(row["key"]) or {}
     if inbound.get("last_error"):
-        print("last error:\n" + inbound["last_error"])
-    print("\ndecision log:")
+        say("last error:\n" + inbound["last_error"])
+    say("\ndecision log:")
     events = store.all("SELECT created, kind, detail FROM events WHERE message_key = ? ORDER BY id", (row["key"],))
-    print(table(events, ["created", "kind", "detail"]))
+    say(table(events, ["created", "kind", "detail"]))
     return 0
 
 
@@ -106,22 +128,22 @@ def outbox_list(store: Store, as_json: bool) -> int:
     if as_json:
         emit(rows)
     else:
-        print(table(rows, ["id", "ticket", "kind", "to", "status", "attempts", "next_attempt", "last_error"]))
+        say(table(rows, ["id", "ticket", "kind", "to", "status", "attempts", "next_attempt", "last_error"]))
     return 0
 
 
 def outbox_retry(store: Store, oid: int) -> int:
     row = store.one("SELECT status FROM outbox WHERE id = ?", (oid,))
     if row is None:
-        print(f"no outbox entry {oid}", file=sys.stderr)
+        say(f"no outbox entry {oid}", file=sys.stderr)
         return 1
     if row["status"] == "sent":
-        print(f"outbox entry {oid} was sent already; not sending it twice", file=sys.stderr)
+        say(f"outbox entry {oid} was sent already; not sending it twice", file=sys.stderr)
         return 1
     with store.transaction():
         store.db["outbox"].update(oid, {"status": "pending", "next_attempt": now()})
         store.event(None, None, "outbox-retry", {"outbox": oid})
-    print(f"outbox entry {oid} queued for sending")
+    say(f"outbox entry {oid} queued for sending")
     return 0
 
 
@@ -129,13 +151,13 @@ def customer_show(store: Store, cid: str) -> int:
     c = store.one("SELECT id, name, language, password_hash IS NOT NULL AS has_password, created FROM customers "
                   "WHERE id = ?", (cid,))
     if c is None:
-        print(f"no customer {cid}", file=sys.stderr)
+        say(f"no customer {cid}", file=sys.stderr)
         return 1
-    print(f"{c['id']}  {c['name']}  language {c['language'] or '-'}  "
+    say(f"{c['id']}  {c['name']}  language {c['language'] or '-'}  "
           f"password {'set' if c['has_password'] else 'not set'}  since {c['created']}")
     rows = store.all("SELECT email, CASE admin WHEN 1 THEN 'yes' ELSE '' END AS admin, added_by, created "
                      "FROM contacts WHERE customer_id = ? ORDER BY created", (cid,))
-    print(table(rows, ["email", "admin", "added_by", "created"]))
+    say(table(rows, ["email", "admin", "added_by", "created"]))
     return 0
 
 
@@ -143,21 +165,43 @@ def quarantine_drop(store: Store, blobs, qid: int, yes: bool) -> int:
     """Delete a held message (its stored raw copy too, unless a ticket message uses the same bytes)."""
     row = store.one("SELECT * FROM quarantine WHERE id = ? AND status = 'held'", (qid,))
     if row is None:
-        print(f"no held quarantine entry {qid}", file=sys.stderr)
+        say(f"no held quarantine entry {qid}", file=sys.stderr)
         return 1
     if not yes:
         if not sys.stdin.isatty():
-            print("refusing to drop without confirmation: run in a terminal or add --yes", file=sys.stderr)
+            say("refusing to drop without confirmation: run in a terminal or add --yes", file=sys.stderr)
             return 1
-        answer = input(f"Delete quarantined message {qid} ({row['reason']}) from {row['sender'] or '?'}, "
-                       f"{row['subject']!r}, for good? [y/N] ")
+        answer = input(safe(f"Delete quarantined message {qid} ({row['reason']}) from {row['sender'] or '?'}, "
+                       f"{row['subject']!r}, for good? [y/N] "))
         if answer.strip().lower() not in ("y", "yes"):
-            print("kept")
+            say("kept")
             return 1
     with store.transaction():
         store.db["quarantine"].update(qid, {"status": "dropped"})
         store.event(None, row["key"], "dropped", {"quarantine": qid})
     if row["raw_sha256"] and not store.one("SELECT 1 AS x FROM messages WHERE raw_sha256 = ?", (row["raw_sha256"],)):
         blobs.path(row["raw_sha256"]).unlink(missing_ok=True)
-    print(f"quarantine entry {qid} dropped")
+    say(f"quarantine entry {qid} dropped")
     return 0
+
+
+def contact_show(store: Store, cfg: Config, addr: str) -> int:
+    """One address: the customers it writes for, and its bounce flag."""
+    addr = addr.strip().lower()
+    rows = store.all("SELECT c.customer_id, cu.name, CASE c.admin WHEN 1 THEN 'yes' ELSE '' END AS admin, c.added_by, "
+                     "c.created FROM contacts c JOIN customers cu ON cu.id = c.customer_id WHERE c.email = ? "
+                     "ORDER BY c.created", (addr,))
+    consultant = cfg.consultant_by_email(addr)
+    if not rows and consultant is None:
+        say(f"{addr} is no contact of any customer and no consultant")
+    if consultant is not None:
+        say(f"{addr} is a consultant ({consultant.name}; queues {', '.join(consultant.queues) or '-'})")
+    if rows:
+        say(table(rows, ["customer_id", "name", "admin", "added_by", "created"]))
+    flag = bounces.flagged(store, cfg, addr)
+    if flag:
+        say(f"hard bounce at {flag['at']} (outbox {flag['outbox'] or '-'}): automatic mail to it stops until it writes "
+            f"again or {cfg.limits.bounce_expiry_days} days pass")
+    else:
+        say("no bounce flag: mail to it is sent")
+    return 0 if rows or consultant else 1

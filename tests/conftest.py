@@ -112,6 +112,18 @@ def customer_factory():
     return _acme
 
 
+@pytest.fixture
+def frozen_clock():
+    """An injected clock the test moves by hand."""
+    from datetime import datetime, timezone
+
+    from maildesk import clock
+    state = {"now": datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)}
+    clock.set_source(lambda: state["now"])
+    yield state
+    clock.set_source(None)
+
+
 async def until(cond, timeout: float = 15.0) -> None:
     """Wait (in an async test) until cond() is true; fail when it is not within the timeout."""
     deadline = time.monotonic() + timeout

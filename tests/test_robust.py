@@ -19,15 +19,6 @@ from maildesk.testing import StallingProxy
 from maildesk.views import ticket_record
 
 
-@pytest.fixture
-def frozen_clock():
-    """An injected clock the test moves by hand."""
-    state = {"now": datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)}
-    clock.set_source(lambda: state["now"])
-    yield state
-    clock.set_source(None)
-
-
 def outcome_counts(cfg) -> dict:
     store = open_store(cfg)
     return {"tickets": store.one("SELECT COUNT(*) AS n FROM tickets")["n"],
@@ -106,18 +97,38 @@ def test_caps_per_ticket_and_recipient_with_an_injected_clock(make_config, custo
     assert len(suppressed) == 2 and "per ticket and recipient" in suppressed[0]["detail"]
 
 
-def test_bot_answering_every_mail_gets_at_most_three_a_day(cfg, customer, dovecot, smtp, frozen_clock):
-    """A contact's auto-responder without RFC 3834 headers answers each confirmation with a fresh mail."""
-    for n in range(12):
-        bot = eml("new_request", n=f"bot{n}").replace(b"Subject: Printer on fire", f"Subject: Ticket received {n}".encode())
-        dovecot.append(cfg.imap.username, bot)
+def _twelve_mails(cfg, dovecot, frozen_clock, fixture: str) -> None:
+    for n in range(12):  # half an hour apart: within the new-ticket bucket
+        mail = eml(fixture, n=f"bot{n}").replace(b"Subject: ", f"Subject: Ticket received {n} ".encode(), 1)
+        dovecot.append(cfg.imap.username, mail)
         run_once(cfg)
         frozen_clock["now"] += timedelta(minutes=30)
-    assert len(smtp.to("alice@acme.test")) <= 3
+
+
+def test_a_known_contact_hears_back_for_every_ticket_of_the_day(cfg, customer, dovecot, smtp, frozen_clock):
+    """Confirmations of distinct new tickets are what a helpdesk exists to send: no per-day cap of 3."""
+    _twelve_mails(cfg, dovecot, frozen_clock, "new_request")
+    assert len(smtp.wait_for(12) and smtp.to("alice@acme.test")) == 12
+
+
+def test_a_contacts_broken_bot_is_capped_at_the_known_level(make_config, customer_factory, dovecot, smtp,
+                                                           frozen_clock):
+    cfg = make_config(extra="[limits]\nauto_per_known_day = 5\n")
+    customer_factory(cfg)
+    _twelve_mails(cfg, dovecot, frozen_clock, "new_request")
+    assert len(smtp.wait_for(6, timeout=2) and smtp.to("alice@acme.test")) == 5
+    assert open_store(cfg).one("SELECT COUNT(*) AS n FROM tickets")["n"] == 12  # every ticket still opens
+
+
+def test_a_bot_at_an_unknown_address_gets_at_most_three_a_day(make_config, dovecot, smtp, frozen_clock):
+    """A stranger's auto-responder without RFC 3834 headers answers each mail with a fresh one."""
+    cfg = make_config(extra='[authorise]\nunknown_sender = "open"\n')
+    _twelve_mails(cfg, dovecot, frozen_clock, "stranger")
+    assert len(smtp.wait_for(4, timeout=2) and smtp.to("stranger@nowhere.test")) == 3
     frozen_clock["now"] += timedelta(hours=24)
-    dovecot.append(cfg.imap.username, eml("new_request", n="next-day"))
+    dovecot.append(cfg.imap.username, eml("stranger", n="next-day"))
     run_once(cfg)
-    assert len(smtp.wait_for(4) and smtp.to("alice@acme.test")) == 4  # a new day, a new allowance
+    assert len(smtp.wait_for(4) and smtp.to("stranger@nowhere.test")) == 4  # a new day, a new allowance
 
 
 def test_new_tickets_per_sender_are_rate_limited(make_config, customer_factory, dovecot, smtp, frozen_clock):
