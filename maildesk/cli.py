@@ -162,6 +162,17 @@ def cmd_outbox(args: argparse.Namespace, cfg: Config) -> int:
     return status
 
 
+def cmd_fsck(args: argparse.Namespace, cfg: Config) -> int:
+    from .fsck import GRACE, fsck
+    result = fsck(open_store(cfg), BlobStore(cfg.data_dir / "blobs"), dry_run=args.dry_run)
+    for path in result.orphans:
+        views.say(f"{'would remove' if args.dry_run else 'removed'} {path}")
+    views.say(f"{len(result.orphans)} unreferenced file(s), {result.size} bytes"
+              + (" (dry run: nothing removed)" if args.dry_run else "")
+              + f"; files younger than {GRACE // 60} minutes are left for a commit in progress")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="maildesk", description="Email-driven helpdesk daemon.")
     p.add_argument("--config", help="path of rules.toml (default: $MAILDESK_CONFIG, else ./rules.toml)")
@@ -213,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("id", type=int)
     a.add_argument("--yes", action="store_true", help="do not ask")
 
+    s = sub.add_parser("fsck", help="remove stored files (blobs) that no ticket, quarantine or outbox entry needs")
+    s.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+
     s = sub.add_parser("outbox", help="outgoing mail").add_subparsers(dest="action", required=True)
     a = s.add_parser("list", help="list outgoing mails and their state")
     a.add_argument("--json", action="store_true")
@@ -221,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 HANDLERS = {"check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "customer": cmd_customer,
-            "contact": cmd_contact, "ticket": cmd_ticket, "quarantine": cmd_quarantine, "outbox": cmd_outbox}
+            "contact": cmd_contact, "ticket": cmd_ticket, "fsck": cmd_fsck, "quarantine": cmd_quarantine, "outbox": cmd_outbox}
 
 
 class SafeFormatter(logging.Formatter):

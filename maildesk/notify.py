@@ -8,10 +8,12 @@ Every header value that came from a mail is cleaned before it goes out.
 
 from __future__ import annotations
 
+import email
 import email.policy
 import email.utils
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from typing import Any
 import jinja2
 
 from . import caps
+from .blobs import BlobStore
 from .classify import LOOP_HEADER
 from .config import Config
 from .errors import ConfigError
@@ -48,7 +51,8 @@ class Outgoing:
     rcpt: str
     subject: str
     message_id: str
-    raw: bytes
+    raw: bytes  # without the attachments: they are blobs already, added at send time (attach())
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Renderer:
@@ -157,12 +161,28 @@ def build(cfg: Config, *, kind: str, rcpt: str, subject: str, body: str, ticket:
     msg[LOOP_HEADER] = cfg.helpdesk.address
     msg["Content-Language"] = language
     msg.set_content(body, charset="utf-8")
-    for att in attachments:
-        maintype, _, subtype = att.content_type.partition("/")
+    return Outgoing(kind, clean_header(rcpt), clean_header(subject), mid.strip("<>"), msg.as_bytes(), attachments)
+
+
+def refs(attachments: tuple[Attachment, ...]) -> str | None:
+    """How the outbox names a mail's attachments: blob hashes and display data, never the bytes again."""
+    if not attachments:
+        return None
+    return json.dumps([{"sha256": a.sha256, "filename": a.filename, "content_type": a.content_type}
+                       for a in attachments], ensure_ascii=False)
+
+
+def attach(raw: bytes, attachments_json: str | None, blobs: BlobStore) -> bytes:
+    """The complete mail to send: the stored text part plus its attachments read from the blob store."""
+    if not attachments_json:
+        return raw
+    msg = email.message_from_bytes(raw, _class=EmailMessage, policy=POLICY)
+    for ref in json.loads(attachments_json):
+        maintype, _, subtype = ref["content_type"].partition("/")
         if not subtype or not maintype.isascii():
             maintype, subtype = "application", "octet-stream"
-        msg.add_attachment(att.data, maintype=maintype, subtype=subtype, filename=att.filename)
-    return Outgoing(kind, clean_header(rcpt), clean_header(subject), mid.strip("<>"), msg.as_bytes())
+        msg.add_attachment(blobs.get(ref["sha256"]), maintype=maintype, subtype=subtype, filename=ref["filename"])
+    return msg.as_bytes()
 
 
 def send_template(store: Store, renderer: Renderer, template: str, *, rcpt: str, language: str | None,
@@ -188,7 +208,8 @@ def enqueue(store: Store, cfg: Config, out: Outgoing, ticket: int | None) -> Non
     """Write a mail to the outbox; call inside the transaction of the change that caused it."""
     store.db["outbox"].insert({
         "ticket": ticket, "kind": out.kind, "message_id": out.message_id, "mail_from": cfg.helpdesk.address,
-        "rcpt": out.rcpt, "subject": out.subject, "raw": out.raw, "status": "pending", "attempts": 0,
+        "rcpt": out.rcpt, "subject": out.subject, "raw": out.raw, "attachments": refs(out.attachments),
+        "status": "pending", "attempts": 0,
         "next_attempt": now(), "created": now(),
     })
     if ticket is not None:

@@ -16,7 +16,9 @@ from datetime import datetime, timedelta, timezone
 import aiosmtplib
 
 from . import crash
+from .blobs import BlobStore
 from .config import Config, secret, tls_context
+from .notify import attach
 from .store import Store, now
 
 log = logging.getLogger("maildesk.smtp")
@@ -57,12 +59,13 @@ class OutboxSender:
     def __init__(self, cfg: Config, store: Store) -> None:
         self.cfg = cfg
         self.store = store
+        self.blobs = BlobStore(cfg.data_dir / "blobs")
         self.down_since: datetime | None = None
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
     def due(self, limit: int = 50) -> list[dict]:
-        return self.store.all("SELECT id, message_id, mail_from, rcpt, raw, attempts, created FROM outbox "
+        return self.store.all("SELECT id, message_id, mail_from, rcpt, raw, attachments, attempts, created FROM outbox "
                               "WHERE status = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?", (now(), limit))
 
     async def flush(self) -> int:
@@ -110,8 +113,15 @@ class OutboxSender:
         if not self._claim(row):
             return False
         try:
+            data = attach(bytes(row["raw"]), row["attachments"], self.blobs)
+        except (OSError, ValueError) as exc:  # a blob removed by hand: this mail cannot be built again
+            self._mark(row, "dead", f"attachment missing: {exc.__class__.__name__}")
+            log.error("<%s> outbox %d to %s dead: an attachment is missing from the blob store", row["message_id"],
+                      row["id"], row["rcpt"])
+            return False
+        try:
             try:
-                await aiosmtplib.send(bytes(row["raw"]), sender=row["mail_from"], recipients=[row["rcpt"]], **args)
+                await aiosmtplib.send(data, sender=row["mail_from"], recipients=[row["rcpt"]], **args)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 raise exc.recipients[0] from exc  # one recipient per mail: its own answer is the answer
         except aiosmtplib.SMTPResponseException as exc:

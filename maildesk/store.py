@@ -207,5 +207,17 @@ class Store:
             self.db["watermarks"].upsert({"mailbox": mailbox, "uidvalidity": uidvalidity, "last_uid": uid},
                                          pk="mailbox")
 
+    def referenced_blobs(self) -> set[str]:
+        """Every blob hash a row still needs: raw mails, attachments, held mail, outbox attachments."""
+        refs: set[str] = set()
+        for sql in ("SELECT raw_sha256 AS h FROM messages", "SELECT sha256 AS h FROM attachments",
+                    "SELECT raw_sha256 AS h FROM quarantine WHERE status != 'dropped'",
+                    "SELECT raw_sha256 AS h FROM inbound WHERE key NOT IN "
+                    "(SELECT key FROM quarantine WHERE status = 'dropped')"):
+            refs.update(r["h"] for r in self.all(sql) if r["h"])
+        for row in self.all("SELECT attachments FROM outbox WHERE attachments IS NOT NULL"):
+            refs.update(a["sha256"] for a in json.loads(row["attachments"]))
+        return refs
+
     def watermark(self, mailbox: str) -> dict | None:
         return self.one("SELECT * FROM watermarks WHERE mailbox = ?", (mailbox,))

@@ -179,7 +179,7 @@ def quarantine_drop(store: Store, blobs, qid: int, yes: bool) -> int:
     with store.transaction():
         store.db["quarantine"].update(qid, {"status": "dropped"})
         store.event(None, row["key"], "dropped", {"quarantine": qid})
-    if row["raw_sha256"] and not store.one("SELECT 1 AS x FROM messages WHERE raw_sha256 = ?", (row["raw_sha256"],)):
+    if row["raw_sha256"] and row["raw_sha256"] not in store.referenced_blobs():
         blobs.path(row["raw_sha256"]).unlink(missing_ok=True)
     say(f"quarantine entry {qid} dropped")
     return 0

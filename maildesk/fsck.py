@@ -1,0 +1,45 @@
+"""`maildesk fsck`: find and remove blobs no row refers to (and temp files a crash left behind).
+
+Blobs are written before the transaction that refers to them, so a crash, a
+quarantined-then-dropped mail or an operator's delete can leave files no row
+needs. Only files older than `GRACE` count: a younger one may belong to a
+message being committed right now by the daemon or an `ingest`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .blobs import BlobStore
+from .store import Store
+
+GRACE = 3600  # seconds
+
+
+@dataclass(frozen=True)
+class FsckResult:
+    """What fsck found: unreferenced files, their bytes, and whether they were removed."""
+
+    orphans: tuple[Path, ...]
+    size: int
+    removed: bool
+
+
+def fsck(store: Store, blobs: BlobStore, dry_run: bool = False, now: float | None = None) -> FsckResult:
+    """Unreferenced blob and temp files older than GRACE; removed unless dry_run."""
+    needed = store.referenced_blobs()
+    cutoff = (now if now is not None else time.time()) - GRACE
+    orphans = []
+    if blobs.root.is_dir():
+        for path in blobs.root.glob("*/*"):
+            if not path.is_file() or path.stat().st_mtime > cutoff:
+                continue
+            if path.name.startswith(".") or path.name not in needed:  # .tmp: a write that never finished
+                orphans.append(path)
+    size = sum(p.stat().st_size for p in orphans)
+    if not dry_run:
+        for path in orphans:
+            path.unlink(missing_ok=True)
+    return FsckResult(tuple(sorted(orphans)), size, not dry_run)
