@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from .customers import InputError, add_contact_in_tx, contact_commands, is_admin, remove_contact
+from . import caps
+from .customers import InputError, add_contact_in_tx, check_email, contact_commands, is_admin, remove_contact
 from .models import ParsedMail, Sender
 from .notify import send_template
 from .store import now
@@ -28,26 +29,49 @@ log = logging.getLogger("maildesk.auth")
 __all__ = ["apply_contact_commands", "contact_commands", "is_admin", "remember", "verify"]
 
 
+def _refusal(p: Pipeline, op: str, addr: str) -> str:
+    """Why one #contact line cannot be applied ('' when it can)."""
+    if op == "error":
+        return f"{addr[:200]}: not understood (write '#contact add ADDRESS' or '#contact remove ADDRESS')"
+    try:
+        clean = check_email(addr)
+    except InputError as exc:
+        return f"#contact {op} {addr[:200]}: {exc}"
+    if op == "add" and (clean == p.cfg.helpdesk.address.lower() or p.cfg.consultant_by_email(clean)
+                        or caps.never_send(clean)):
+        return f"#contact add {clean}: this address cannot be a customer's contact"
+    return ""
+
+
 def apply_contact_commands(p: Pipeline, mail: ParsedMail, admin: Sender) -> None:
-    """Carry out an admin's #contact lines; every change is announced to the admin and the contact."""
+    """Carry out an admin's #contact lines, all or none; every change is announced to the admin and the contact."""
     cid = admin.customer_id
     customer = p.store.one("SELECT name, language FROM customers WHERE id = ?", (cid,))
-    for op, addr in contact_commands(mail.text) or []:
-        try:
-            if op == "add":
-                add_contact_in_tx(p.store, cid, addr, added_by=admin.address)
-                changed = True
-            else:
-                changed = remove_contact(p.store, cid, addr, removed_by=admin.address)
-        except InputError as exc:
-            log.warning("%s #- #contact %s %s by %s refused: %s", mail.message_id, op, addr, admin.address, exc)
-            p.store.event(None, mail.key, "contact-refused", {"op": op, "email": addr, "error": str(exc)})
-            continue
+    lines = contact_commands(mail.whole_text) or []
+    limit = p.cfg.authorise.max_contact_commands
+    errors = [e for e in (_refusal(p, op, addr) for op, addr in lines) if e]
+    if len(lines) > limit:
+        errors.append(f"{len(lines)} #contact lines: at most {limit} in one mail")
+    if errors:
+        log.warning("%s #- #contact mail by %s refused: %s", mail.message_id, admin.address, "; ".join(errors))
+        p.store.event(None, mail.key, "contact-refused", {"by": admin.address, "errors": errors})
+        send_template(p.store, p.renderer, "contact_error", rcpt=admin.address, language=customer["language"],
+                      ctx={"customer_name": customer["name"], "customer_id": cid, "admin": admin.address,
+                           "subject": mail.subject, "errors": errors, "applied": [], "limit": limit},
+                      ticket=None, in_reply_to=mail.message_id, references=mail.references)
+        return
+    for op, addr in lines:
+        addr = check_email(addr)
+        if op == "add":
+            add_contact_in_tx(p.store, cid, addr, added_by=admin.address)
+            changed = True
+        else:
+            changed = remove_contact(p.store, cid, addr, removed_by=admin.address)
         log.info("%s #- contact %s %s for %s by %s%s", mail.message_id, op, addr, cid, admin.address,
                  "" if changed else " (nothing to do)")
         template = "contact_added" if op == "add" else "contact_removed"
-        ctx = {"customer_name": customer["name"], "customer_id": cid, "contact": addr.lower(), "admin": admin.address}
-        for rcpt in dict.fromkeys([admin.address, addr.lower()]):
+        ctx = {"customer_name": customer["name"], "customer_id": cid, "contact": addr, "admin": admin.address}
+        for rcpt in dict.fromkeys([admin.address, addr]):
             send_template(p.store, p.renderer, template, rcpt=rcpt, language=customer["language"], ctx=ctx,
                           ticket=None, in_reply_to=mail.message_id if rcpt == admin.address else "")
 

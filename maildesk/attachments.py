@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import unicodedata
 
 import filetype
 from tnefparse.tnef import TNEF
@@ -23,7 +24,9 @@ log = logging.getLogger("maildesk.parse")
 
 # Bidi overrides and marks: they make "invoice\u202etxt.exe" look like "invoiceexe.txt".
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", re.I)
+# Windows opens a device, not a file, for these names, whatever follows the first dot and however the
+# base ends in spaces or dots ("NUL .txt"), and it reads superscript digits as digits ("COM¹.txt").
+_DEVICES = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9]|conin\$|conout\$|clock\$)$", re.I)
 MAX_NAME = 120
 
 
@@ -31,13 +34,15 @@ def display_name(name: str, fallback: str = "attachment") -> str:
     """A file name fit for showing and for attaching to outgoing mail; never used as a path."""
     out = []
     for ch in name or "":
-        if ch in BIDI_CONTROLS or ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF:
+        # Cc controls, Cf format characters (zero-width, bidi, soft hyphen, BOM), surrogates, private use
+        if ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
             continue
         out.append("_" if ch in '/\\:*?"<>|' else ch)
     clean = re.sub(r"\s+", " ", "".join(out)).strip().lstrip(". ").rstrip(". ")
     if not clean:
         return display_name(fallback) if fallback != "attachment" else fallback
-    if _RESERVED.match(clean):
+    base = unicodedata.normalize("NFKC", clean.split(".", 1)[0]).rstrip(" .")
+    if _DEVICES.match(base):
         clean = "_" + clean
     if len(clean) > MAX_NAME:
         stem, dot, ext = clean.rpartition(".")

@@ -39,6 +39,11 @@ def _since(delta: timedelta) -> str:
     return (clock.now() - delta).isoformat(timespec="seconds")
 
 
+def never_send(addr: str) -> bool:
+    """Addresses no person reads: mailer-daemon@, postmaster@, noreply@ and the like."""
+    return bool(_NEVER.match(addr))
+
+
 def known(store: Store, cfg: Config, addr: str) -> bool:
     """A consultant, a customer's contact, or the requester of a customer's ticket (e.g. by credentials)."""
     return cfg.consultant_by_email(addr) is not None or bool(store.customers_of(addr)) or store.one(

@@ -93,6 +93,7 @@ class Authorise:
     failure_window_minutes: int = opt(15, "Window in which failed credential checks are counted.")
     backoff_minutes: int = opt(15, "First backoff: credential mails are quarantined unchecked this long; doubles on each repeat.")
     backoff_max_hours: int = opt(24, "Longest backoff.")
+    max_contact_commands: int = opt(10, "#contact lines an admin contact may send in one mail; a mail with more is refused whole (with an explanation).")
 
 
 @dataclass(frozen=True)

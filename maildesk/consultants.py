@@ -88,7 +88,7 @@ def _apply(p: Pipeline, number: int, cmds: list[Command], sender: Sender, key: s
 
 def handle_reply(p: Pipeline, mail: ParsedMail, number: int, sender: Sender, raw_sha: str) -> str:
     """A consultant's mail on a ticket: commands, then an internal note or an answer to the customer."""
-    cmds, rest, errors = parse_commands(mail.text, p.cfg)
+    cmds, rest, errors = parse_commands(mail.whole_text, p.cfg)
     consultant = p.cfg.consultant_by_email(sender.address)
     if errors:
         p.message(number, mail, "note", raw_sha)

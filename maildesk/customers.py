@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
+import email_validator
+
 from argon2 import PasswordHasher
 
 from .errors import MaildeskError
 from .store import Store, now
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -17,11 +18,21 @@ class InputError(MaildeskError):
     """An operator gave a value maildesk cannot use (bad e-mail address, unknown customer)."""
 
 
+_QUOTED_ATOM = re.compile(r'^"([A-Za-z0-9!#$%&\'*+/=?^_`{|}~.-]+)"@')
+
+
 def check_email(addr: str) -> str:
-    addr = addr.strip().lower()
-    if not _EMAIL.match(addr):
-        raise InputError(f"not a plain e-mail address: {addr!r}")
-    return addr
+    """The address in the form maildesk compares: syntax checked (email-validator), ASCII domain, lower case.
+
+    `"alice"@acme.test` is alice@acme.test; a local part that really needs quotes is refused.
+    """
+    addr = _QUOTED_ATOM.sub(r"\1@", addr.strip())
+    try:
+        valid = email_validator.validate_email(addr, check_deliverability=False, test_environment=True,
+                                               globally_deliverable=False, allow_quoted_local=False)
+    except email_validator.EmailNotValidError as exc:
+        raise InputError(f"not a plain e-mail address: {addr!r} ({exc})") from None
+    return (valid.ascii_email or valid.normalized).lower()
 
 
 def add_customer(store: Store, cid: str, name: str, contacts: list[str], language: str | None,
@@ -83,19 +94,23 @@ def is_admin(store: Store, cid: str, addr: str) -> bool:
     return bool(row and row["admin"])
 
 
-_CONTACT_CMD = re.compile(r"^#contact\s+(add|remove)\s+(\S+)\s*$", re.I)
+_CONTACT_CMD = re.compile(r"^#contact\s+(add|remove)\s+(\S+)$", re.I)
 
 
 def contact_commands(text: str) -> list[tuple[str, str]] | None:
-    """[(add|remove, address)] when a mail starts with #contact lines, else None."""
+    """[(add|remove, address)] when a mail starts with #contact lines, else None.
+
+    A malformed #contact line is kept as ('error', the line), so the admin hears what was refused.
+    """
     out = []
     for line in text.replace("\r\n", "\n").split("\n"):
-        if not line.strip():
+        line = line.strip()
+        if not line:
             continue
-        m = _CONTACT_CMD.match(line.strip())
-        if not m:
+        if not line.lower().startswith("#contact"):
             break
-        out.append((m.group(1).lower(), m.group(2)))
+        m = _CONTACT_CMD.match(line)
+        out.append((m.group(1).lower(), m.group(2)) if m else ("error", line))
     return out or None
 
 

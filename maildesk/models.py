@@ -40,6 +40,12 @@ class ParsedMail:
     headers: dict[str, str] = field(default_factory=dict)
     auth_results: tuple[str, ...] = ()  # Authentication-Results headers, topmost first
     defect: str = ""  # a Reason code when the mail cannot become a ticket
+    uncut: str = ""  # the whole text when `text` was cut at limits.max_body_chars
+
+    @property
+    def whole_text(self) -> str:
+        """The body before any cut: where commands are read, so a cut cannot change one."""
+        return self.uncut or self.text
 
 
 class Reason(str, Enum):

@@ -45,6 +45,7 @@ _ADDR = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-
 _ANGLE_FORM = re.compile(rf'^(?P<name>"(?:[^"\\]|\\.)*"|(?:[^"<>@(),;:\\\[\]]|\((?:[^()\\]|\\.)*\))*)\s*<(?P<addr>{_ADDR})>$')
 _ENCODED_WORD = re.compile(r"=\?[\w.-]+\?[bqBQ]\?[^?\s]*\?=")
 _BARE_FORM = re.compile(rf"^(?P<addr>{_ADDR})(?:\s*\((?P<comment>[^()<>@]*)\))?$")
+_QUOTED_LOCAL = re.compile(r'(?<![^\s<])"([A-Za-z0-9!#$%&\'*+/=?^_`{|}~.-]+)"@')
 _MSGID = re.compile(r"<([^<>\s]{1,250})>")
 
 
@@ -112,6 +113,7 @@ def strict_from(values: list[str] | None) -> tuple[str, str] | None:
     value = re.sub(r"\r?\n[ \t]+", " ", raw).strip()
     if "\r" in value or "\n" in value:
         return None
+    value = _QUOTED_LOCAL.sub(r"\1@", value)  # "alice"@acme.test is alice@acme.test
     # RFC 5322 comments and RFC 2047 encoded words are atoms of the display name: take them out
     # before matching, so "=?iso-8859-1?Q?B=FCrling,=20A.?= <a@x>" is not read as a list.
     words: list[str] = []
@@ -298,7 +300,9 @@ def _parse(key: str, raw: bytes, limits: Limits) -> ParsedMail:
     if re.search("[\ufffd\x80-\x9f]", text):  # a missing, unknown or lying charset: decode the parts ourselves
         text = _body_text(msg) or text
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    uncut = ""
     if len(text) > limits.max_body_chars:  # nothing lost: the whole text travels as an attachment
+        uncut = text
         atts.append(attachments.make(text.encode("utf-8"), "request-full.txt", "text/plain", "request-full.txt"))
         text = text[: limits.max_body_chars].rstrip() + "\n\n[… cut; the whole text is attached as request-full.txt]"
     headers = {"from": clean_header(str(get("From") or ""), 300)} | {
@@ -326,6 +330,7 @@ def _parse(key: str, raw: bytes, limits: Limits) -> ParsedMail:
         headers=headers,
         auth_results=tuple(clean_header(str(v), 4000) for v in msg.get_all("Authentication-Results") or []),
         defect=defect,
+        uncut=uncut,
     )
 
 

@@ -147,7 +147,7 @@ class Pipeline:
             if isinstance(verdict, Decision):
                 return verdict, sender
             sender = verdict
-        if sender.role == "contact" and access.contact_commands(mail.text) is not None \
+        if sender.role == "contact" and access.contact_commands(mail.whole_text) is not None \
                 and access.is_admin(self.store, sender.customer_id, sender.address):
             return Decision(Kind.ADMIN, customer_id=sender.customer_id), sender
         threaded = self._thread(mail, sender)
