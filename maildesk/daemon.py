@@ -9,13 +9,11 @@ exponentially and are logged once when they start and once when they end.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
-import signal
 import traceback
 
-from . import crash, schedule
+from . import crash, schedule, shutdown
 from .config import Config
 from .errors import TransientError
 from .fetch import ImapSource
@@ -70,6 +68,8 @@ class Daemon:
                          "duplicates", mailbox, mark["uidvalidity"], src.uidvalidity)
         moved = 0
         for uid, size in sorted((await src.sizes()).items()):
+            if shutdown.requested.is_set():  # the message in hand was finished; the rest waits in the INBOX
+                break
             big = size > self.cfg.limits.max_message_bytes
             raw = await (src.fetch_headers(uid) if big else src.fetch(uid))
             if raw is None:
@@ -108,6 +108,8 @@ class Daemon:
                         return
                     await src.wait_for_mail()
             except TransientError as exc:
+                if shutdown.requested.is_set():
+                    return
                 if once:
                     raise
                 if self._incident is None:
@@ -146,9 +148,7 @@ class Daemon:
             tasks.append(asyncio.create_task(self.fetch_loop(), name="fetch"))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+        uninstall = shutdown.install(lambda: loop.call_soon_threadsafe(stop.set))
         log.info("maildesk running: %s (IMAP %s, SMTP %s:%d)", self.cfg.helpdesk.address,
                  f"{self.cfg.imap.host}:{self.cfg.imap.port}" if self.cfg.imap.enabled else "off",
                  self.cfg.smtp.host, self.cfg.smtp.port)
@@ -157,13 +157,14 @@ class Daemon:
             done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for t in done:
                 if t is not waiter and t.exception():
-                    raise t.exception()
+                    raise t.exception()  # type: ignore[misc]
         finally:
             for t in [waiter, *tasks]:
                 t.cancel()
-            await asyncio.gather(waiter, *tasks, return_exceptions=True)
+            _, pending = await asyncio.wait([waiter, *tasks], timeout=shutdown.STOP_GRACE - 1)
+            if pending:
+                log.error("tasks did not stop in time: %s", ", ".join(t.get_name() for t in pending))
             sched.shutdown(wait=False)
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                with contextlib.suppress(NotImplementedError):
-                    loop.remove_signal_handler(sig)
+            self.pipeline.parse.close()
+            uninstall(graceful=not pending)  # with a task still hanging, the forced exit stays armed
             log.info("maildesk stopped")

@@ -7,7 +7,8 @@ for faults, and the branch tells the caller what to do about them::
     MaildeskError
     ├── TransientError         try again later, the message stays where it is
     │   ├── MailServerDown     IMAP/SMTP unreachable, stalled, or refused the login
-    │   └── StorageBusy        SQLite locked or the disk is full
+    │   ├── StorageBusy        SQLite locked or the disk is full
+    │   └── ShuttingDown       a stop signal came: leave the message where it is
     └── PermanentError         retrying will not help
         └── ConfigError        rules.toml or templates are wrong; names key and line
 
@@ -33,6 +34,10 @@ class MailServerDown(TransientError):
 
 class StorageBusy(TransientError):
     """SQLite is locked by another writer or the disk refused a write."""
+
+
+class ShuttingDown(TransientError):
+    """SIGTERM/SIGINT arrived while a message waited on something slow; it stays in the INBOX."""
 
 
 class PermanentError(MaildeskError):

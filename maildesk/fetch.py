@@ -16,6 +16,7 @@ import re
 import aioimaplib
 from aioimaplib import quoted
 
+from . import shutdown
 from .config import Config, secret, tls_context
 from .errors import MailServerDown
 
@@ -84,8 +85,9 @@ class ImapSource:
         if imap is None:
             return
         try:
-            if not self.lost:
-                await asyncio.wait_for(imap.logout(), 5)
+            if not self.lost and not shutdown.requested.is_set():  # stopping: no goodbye on a maybe-stalled line
+                async with asyncio.timeout(2):  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                    await imap.logout()
         except Exception:  # a dying connection may fail in any way; we are leaving anyway
             pass
 
@@ -94,7 +96,8 @@ class ImapSource:
         if self.imap is None or self.lost:
             raise MailServerDown("IMAP connection lost")
         try:
-            return await asyncio.wait_for(coro, self.cfg.imap.timeout)
+            async with asyncio.timeout(self.cfg.imap.timeout):
+                return await coro
         except (OSError, asyncio.TimeoutError, aioimaplib.AioImapException) as exc:
             self.lost = True
             raise MailServerDown(f"IMAP {what}: {exc.__class__.__name__}: {exc}") from exc
@@ -167,7 +170,8 @@ class ImapSource:
         idle = await self._call(self.imap.idle_start(timeout=c.poll_interval), "IDLE")
         try:
             while True:
-                lines = await asyncio.wait_for(self.imap.wait_server_push(), c.poll_interval + c.timeout)
+                async with asyncio.timeout(c.poll_interval + c.timeout):
+                    lines = await self.imap.wait_server_push()
                 if lines == STOP or any(b"EXISTS" in ln for ln in lines if isinstance(ln, bytes)):
                     break
         except asyncio.TimeoutError:
@@ -177,7 +181,8 @@ class ImapSource:
             if not self.lost:
                 self.imap.idle_done()
                 try:
-                    await asyncio.wait_for(idle, c.timeout)
+                    async with asyncio.timeout(c.timeout):
+                        await idle
                 except (asyncio.TimeoutError, aioimaplib.AioImapException):
                     self.lost = True
         if self.lost:

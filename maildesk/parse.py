@@ -13,6 +13,7 @@ import binascii
 import ctypes
 import os
 import signal
+import time
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -31,8 +32,9 @@ from email.message import Message
 import mailparser
 import nh3
 
-from . import attachments, crash
+from . import attachments, crash, shutdown
 from .config import Limits
+from .errors import ShuttingDown
 from .models import Attachment, ParsedMail, Reason
 
 DEFAULT_LIMITS = Limits()
@@ -363,12 +365,20 @@ class ParseWorker:
             self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
                                             initializer=_die_with_parent, initargs=(os.getpid(),))
         future = self.pool.submit(parse, raw, self.limits)
-        try:
-            return future.result(timeout=self.limits.parse_timeout)
-        except FutureTimeout:
-            reason = Reason.PARSE_TIMEOUT.value
-        except BrokenProcessPool:  # the worker died (out of memory, a crash in C code)
-            reason = Reason.UNPARSEABLE.value
+        deadline = time.monotonic() + self.limits.parse_timeout
+        while True:  # in slices, so a stop signal does not wait for a hostile parse to time out
+            try:
+                return future.result(timeout=max(0.0, min(0.2, deadline - time.monotonic())))
+            except FutureTimeout:
+                if shutdown.requested.is_set():
+                    self.close()
+                    raise ShuttingDown("stop signal during a parse: the message stays in the INBOX") from None
+                if time.monotonic() >= deadline:
+                    reason = Reason.PARSE_TIMEOUT.value
+                    break
+            except BrokenProcessPool:  # the worker died (out of memory, a crash in C code)
+                reason = Reason.UNPARSEABLE.value
+                break
         key = hashlib.sha256(raw).hexdigest()
         log.warning("key:%s #- parse failed: %s", key[:16], reason)
         self.close()

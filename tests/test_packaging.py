@@ -16,6 +16,7 @@ from maildesk.testing import PASSWORD
 
 
 def sh(*args: str | Path, cwd: Path | None = None, timeout: int = 240, **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("env", {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")})
     out = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=timeout, **kw)
     assert out.returncode == 0, f"{args}: {out.stdout}\n{out.stderr}"
     return out

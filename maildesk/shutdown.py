@@ -1,0 +1,66 @@
+"""The stop request: SIGTERM/SIGINT end the daemon within STOP_GRACE seconds, in every state.
+
+A signal sets `requested` (read by code that may block the event loop, like
+the parse wait) and asks the loop to stop. Python runs signal handlers only
+between bytecodes of the main thread, so a main thread stuck in C code (SQLite
+waiting for another process's lock) would never see one. The C-level handler
+also writes the signal number to a wakeup pipe, though: a watchdog thread
+reads it and, unless the graceful stop finishes in STOP_GRACE seconds, ends the
+process. Every commit is atomic and mail leaves the INBOX only after its
+commit, so a forced exit loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+
+STOP_GRACE = 4.5  # seconds from the signal to a forced exit; systemd and operators expect < 5
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+requested = threading.Event()
+
+log = logging.getLogger("maildesk.daemon")
+
+
+def force_exit() -> None:
+    """Last resort when the graceful stop hangs: exit now (nothing committed is lost)."""
+    log.error("still running %.1fs after the stop signal: exiting now (nothing committed is lost)", STOP_GRACE)
+    logging.shutdown()
+    os._exit(1)
+
+
+def install(on_stop: Callable[[], None]) -> Callable[[], None]:
+    """Handle SIGTERM/SIGINT (call from the main thread); returns the function that undoes it."""
+    requested.clear()
+    finished = threading.Event()
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+
+    def handler(signum: int, frame: object) -> None:
+        if not requested.is_set():
+            requested.set()
+            on_stop()
+
+    def watchdog() -> None:
+        try:
+            if os.read(read_fd, 1) and not finished.wait(STOP_GRACE):  # b"" when uninstall closes the pipe
+                force_exit()
+        finally:
+            os.close(read_fd)
+
+    previous = {sig: signal.signal(sig, handler) for sig in SIGNALS}
+    old_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    threading.Thread(target=watchdog, name="stop-watchdog", daemon=True).start()
+
+    def uninstall(graceful: bool = True) -> None:
+        if graceful:
+            finished.set()
+        signal.set_wakeup_fd(old_fd)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        if graceful:
+            os.close(write_fd)  # the watchdog reads end-of-file and leaves
+    return uninstall
