@@ -18,7 +18,7 @@ import signal
 import threading
 from collections.abc import Callable
 
-STOP_GRACE = 4.5  # seconds from the signal to a forced exit; systemd and operators expect < 5
+STOP_GRACE = 4.0  # seconds from the signal to a forced exit; systemd and operators expect < 5
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 requested = threading.Event()
 

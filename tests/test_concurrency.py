@@ -33,7 +33,7 @@ def test_same_message_piped_into_ingest_at_once_opens_one_ticket(make_config, cu
     assert store.one("SELECT COUNT(*) AS n FROM attachments")["n"] == 1
     kinds = sorted(r["kind"] for r in store.all("SELECT kind FROM outbox"))
     assert kinds == ["confirmation", "consultant_new"]
-    assert len(smtp.wait_for(3, timeout=3)) == 2  # one confirmation, one notification: nothing twice
+    assert len(smtp.wait_for(3, timeout=0.3)) == 2  # one confirmation, one notification: nothing twice
 
 
 def test_the_same_message_twice_in_the_inbox_opens_one_ticket(cfg, customer, dovecot, smtp):

@@ -94,7 +94,7 @@ def test_answer_carries_consultant_attachment(desk, dovecot, smtp):
 
 def test_note_goes_to_other_consultants_only(desk, dovecot, smtp):
     deliver(desk, dovecot, commands_mail("#note", "Customer is a VIP, be quick.\n\nOn Mon, Alice wrote:\n> hi"))
-    smtp.wait_for(2, timeout=2)
+    smtp.wait_for(2, timeout=0.3)
     assert smtp.to("alice@acme.test") == []
     [note] = smtp.to("petr@example.test")
     assert "Internal note" in note["Subject"] and "VIP" in note.get_content()
@@ -118,7 +118,7 @@ def test_commands_are_applied_and_removed_from_relayed_text(desk, dovecot, smtp)
 
 def test_commands_only_change_the_ticket_and_relay_nothing(desk, dovecot, smtp):
     deliver(desk, dovecot, commands_mail("#assign petr@example.test\n#status waiting"))
-    assert smtp.wait_for(1, timeout=1) == []
+    assert smtp.wait_for(1, timeout=0.3) == []
     rec = ticket_record(open_store(desk), 1)
     assert rec["assignee"] == "petr@example.test" and rec["status"] == "waiting"
 
@@ -143,7 +143,7 @@ def test_resolved_without_answer_tells_the_customer(desk, dovecot, smtp):
 
 def test_resolved_with_answer_sends_only_the_answer(desk, dovecot, smtp):
     deliver(desk, dovecot, commands_mail("#status resolved", "Fixed: the fuser was replaced."))
-    mails = smtp.wait_for(2, timeout=1.5)
+    mails = smtp.wait_for(2, timeout=0.3)
     assert len(mails) == 1 and "Fixed" in mails[0].message.get_content()
 
 

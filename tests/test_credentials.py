@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import quopri
+import re
 from pathlib import Path
 
 import pytest
@@ -101,7 +103,7 @@ def test_wrong_password_is_quarantined_with_one_notice_per_day(acme, dovecot, sm
     store = open_store(acme)
     assert store.one("SELECT COUNT(*) AS n FROM tickets")["n"] == 0
     assert [q["reason"] for q in store.all("SELECT reason FROM quarantine")] == ["bad-credentials"] * 2
-    [notice] = smtp.wait_for(2, timeout=1.5) and smtp.to("newperson@other.test")
+    [notice] = smtp.wait_for(2, timeout=0.3) and smtp.to("newperson@other.test")
     body = notice.get_content()
     assert "could not verify" in body and "12345678" not in body
     assert found_anywhere(acme, dovecot, smtp, caplog, "wrong-guess-123") == []
@@ -135,7 +137,7 @@ def forms(password: str) -> dict[str, bytes]:
         from email.message import EmailMessage
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = "Nová <nova@other.test>", "helpdesk@example.test", "VPN"
-        msg["Message-ID"] = f"<form-{abs(hash((text, html)))}@other.test>"
+        msg["Message-ID"] = f"<form-{hashlib.sha256(repr((text, html)).encode()).hexdigest()[:16]}@other.test>"
         if text is None:
             msg.set_content(html, subtype="html")
         else:
@@ -157,24 +159,30 @@ def forms(password: str) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("form", ["html-split", "two-lines", "late-line", "quoted", "one-line", "utf16-file"])
+AUTHORISING = ("html-split", "one-line", "utf16-file", "two-lines")  # the others authorise nothing
+
+
 @pytest.mark.parametrize("password", [PASSWORD, "wrong-Heslo-42"])
-def test_no_form_of_the_password_is_kept_or_sent(make_config, dovecot, smtp, caplog, form, password):
+def test_no_form_of_the_password_is_kept_or_sent(make_config, dovecot, smtp, caplog, password):
     """Right or wrong, in every form: nowhere in the database, files, logs, mail sent (consultants too) or IMAP."""
     caplog.set_level(logging.DEBUG)
     cfg = make_config(jana_queues='"general"', extra="[authorise]\nunknown_sender = \"open\"\n")
     assert cli(cfg, "customer", "add", "12345678", "--name", "ACME", "--password-stdin",
                stdin=PASSWORD + "\n").returncode == 0
-    dovecot.append(cfg.imap.username, forms(password)[form])
+    mails = forms(password)
+    for raw in mails.values():
+        dovecot.append(cfg.imap.username, raw)
     run_once(cfg)
     store = open_store(cfg)
-    outcome = store.one("SELECT outcome, reason FROM inbound")
-    assert outcome["outcome"] in ("new", "quarantined"), outcome
-    if form in ("html-split", "one-line", "utf16-file", "two-lines"):  # these authorise (or fail to)
-        expected = ("new", "") if password == PASSWORD else ("quarantined", "bad-credentials")
-        assert (outcome["outcome"], outcome["reason"] or "") == expected
-    if outcome["outcome"] == "new":
-        assert smtp.wait_for(2) and smtp.to("jana@example.test")  # the consultant's copy was searched too
+    for form, raw in mails.items():
+        mid = re.search(rb"<(form-[^>]+)>", raw).group(1).decode()
+        outcome = store.one("SELECT outcome, reason FROM inbound WHERE message_id = ?", (mid,))
+        got = (outcome["outcome"], outcome["reason"] or "")
+        if form in AUTHORISING:
+            assert got == (("new", "") if password == PASSWORD else ("quarantined", "bad-credentials")), form
+        else:
+            assert got == ("new", ""), form  # unknown_sender = "open": a ticket, its password still cut out
+    assert smtp.to("jana@example.test")  # the consultants' copies were searched too
     for secret in {password, f"{password}-old"}:
         assert found_anywhere(cfg, dovecot, smtp, caplog, secret) == [], secret
 
@@ -305,7 +313,7 @@ def test_parser_confusion_from_is_bad_from(cfg, customer, dovecot, smtp):
     run_once(cfg)
     store = open_store(cfg)
     assert store.one("SELECT reason FROM quarantine")["reason"] == "bad-from"
-    assert smtp.wait_for(1, timeout=1) == []
+    assert smtp.wait_for(1, timeout=0.3) == []
     assert store.one("SELECT COUNT(*) AS n FROM tickets")["n"] == 0
 
 

@@ -41,7 +41,7 @@ def test_reply_with_attachment_is_threaded(cfg, customer, dovecot, smtp):
     [att] = rec["messages"][1]["attachments"]
     assert att["filename"] == "printer.log"
     assert att["sha256"] == hashlib.sha256(b"E42 fuser overheat\n").hexdigest()
-    assert len(smtp.wait_for(1, timeout=1)) == 1  # no confirmation for a follow-up by default
+    assert len(smtp.wait_for(1, timeout=0.3)) == 1  # no confirmation for a follow-up by default
     store = open_store(cfg)
     assert store.one("SELECT COUNT(*) AS n FROM tickets")["n"] == 1
 
@@ -76,7 +76,7 @@ def test_unknown_sender_gets_one_explanation_per_day(cfg, dovecot, smtp):
     run_once(cfg)
     dovecot.append(cfg.imap.username, eml("stranger", n=3))
     run_once(cfg)
-    mails = smtp.wait_for(2, timeout=2)
+    mails = smtp.wait_for(2, timeout=0.3)
     assert len(mails) == 1
     assert mails[0].rcpts == ["stranger@nowhere.test"]
     assert "not registered" in mails[0].message.get_content()
@@ -113,7 +113,7 @@ def test_two_from_headers_are_quarantined_as_bad_from(cfg, customer, dovecot, sm
     run_once(cfg)
     store = open_store(cfg)
     assert store.one("SELECT reason FROM quarantine")["reason"] == "bad-from"
-    assert len(smtp.wait_for(1, timeout=1)) == 0
+    assert len(smtp.wait_for(1, timeout=0.3)) == 0
 
 
 def test_consultant_may_write_on_any_ticket(cfg, customer, dovecot, smtp):

@@ -92,7 +92,7 @@ def test_too_many_contact_lines_are_refused_whole(admin, dovecot, smtp):
     run_once(admin)
     assert open_store(admin).one("SELECT COUNT(*) AS n FROM contacts")["n"] == 2
     assert "at most 10" in refused(admin, smtp)
-    assert len(smtp.wait_for(2, timeout=1)) == 1
+    assert len(smtp.wait_for(2, timeout=0.3)) == 1
 
 
 def test_contact_lines_are_read_before_the_body_is_cut(make_config, customer_factory, dovecot, smtp):

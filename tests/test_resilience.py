@@ -99,11 +99,11 @@ def test_crash_points_leave_no_duplicates(cfg, customer, dovecot, smtp, step):
     assert dovecot.count(cfg.imap.username, cfg.imap.processed_folder) == 1
     assert dovecot.count(cfg.imap.username, cfg.imap.quarantine_folder) == 1
     if step != "after-smtp":
-        assert len(smtp.wait_for(3, timeout=1)) == 2  # confirmation + one explanation, once each
+        assert len(smtp.wait_for(3, timeout=0.3)) == 2  # confirmation + one explanation, once each
         return
     # The SMTP window: the first mail went out before the crash and was still marked 'sending';
     # its process is gone, so the restart sends it again - the one duplicate the invariant allows.
-    mails = smtp.wait_for(4, timeout=1)
+    mails = smtp.wait_for(4, timeout=0.3)
     assert len(mails) == 3 and len({m.message["Message-ID"] for m in mails}) == 2
 
 
@@ -142,7 +142,7 @@ def test_refetch_after_uidvalidity_change_changes_nothing(cfg, customer, dovecot
     run_once(cfg)
     store = open_store(cfg)
     assert store.one("SELECT COUNT(*) AS n FROM tickets")["n"] == 1
-    assert len(smtp.wait_for(2, timeout=1)) == 1
+    assert len(smtp.wait_for(2, timeout=0.3)) == 1
     assert dovecot.count(cfg.imap.username, cfg.imap.processed_folder) == 2
 
 

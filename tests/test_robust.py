@@ -60,7 +60,7 @@ def test_auto_reply_on_a_ticket_is_an_event_not_a_message(cfg, customer, dovecot
     rec = ticket_record(open_store(cfg), 1)
     assert len(rec["messages"]) == 1 and rec["status"] == "open"
     assert any(e["kind"] == "automatic-mail" and "auto-replied" in e["detail"] for e in rec["events"])
-    assert len(smtp.wait_for(2, timeout=1)) == 1  # only the first confirmation
+    assert len(smtp.wait_for(2, timeout=0.3)) == 1  # only the first confirmation
 
 
 def test_hard_bounce_marks_the_outbox_entry_and_address(cfg, customer, dovecot, smtp):
@@ -116,7 +116,7 @@ def test_a_contacts_broken_bot_is_capped_at_the_known_level(make_config, custome
     cfg = make_config(extra="[limits]\nauto_per_known_day = 5\n")
     customer_factory(cfg)
     _twelve_mails(cfg, dovecot, frozen_clock, "new_request")
-    assert len(smtp.wait_for(6, timeout=2) and smtp.to("alice@acme.test")) == 5
+    assert len(smtp.wait_for(6, timeout=0.3) and smtp.to("alice@acme.test")) == 5
     assert open_store(cfg).one("SELECT COUNT(*) AS n FROM tickets")["n"] == 12  # every ticket still opens
 
 
@@ -124,7 +124,7 @@ def test_a_bot_at_an_unknown_address_gets_at_most_three_a_day(make_config, dovec
     """A stranger's auto-responder without RFC 3834 headers answers each mail with a fresh one."""
     cfg = make_config(extra='[authorise]\nunknown_sender = "open"\n')
     _twelve_mails(cfg, dovecot, frozen_clock, "stranger")
-    assert len(smtp.wait_for(4, timeout=2) and smtp.to("stranger@nowhere.test")) == 3
+    assert len(smtp.wait_for(4, timeout=0.3) and smtp.to("stranger@nowhere.test")) == 3
     frozen_clock["now"] += timedelta(hours=24)
     dovecot.append(cfg.imap.username, eml("stranger", n="next-day"))
     run_once(cfg)
@@ -151,7 +151,7 @@ def test_never_sends_to_daemons_and_noreply(make_config, dovecot, smtp):
         dovecot.append(cfg.imap.username, eml("stranger", n=n).replace(b"stranger@nowhere.test", addr.encode()))
     run_once(cfg)
     assert outcome_counts(cfg) == {"tickets": 2, "outbox": 0}  # postmaster@ is a bounce, the others open tickets
-    assert smtp.wait_for(1, timeout=1) == []
+    assert smtp.wait_for(1, timeout=0.3) == []
 
 
 @pytest.mark.parametrize("extra, fixture, reason", [

@@ -99,7 +99,7 @@ def test_backscatter_is_capped_and_never_echoes_the_subject(make_config, dovecot
         forged = forged.replace(b"Subject: Do you sell printers?", b"Subject: BUY CHEAP PILLS http://spam.test")
         dovecot.append(cfg.imap.username, forged)
     run_once(cfg)
-    sent = smtp.wait_for(6, timeout=2)
+    sent = smtp.wait_for(6, timeout=0.3)
     assert len(sent) == 5
     assert all(b"PILLS" not in r.data and b"spam.test" not in r.data for r in sent)
     assert open_store(cfg).one("SELECT COUNT(*) AS n FROM quarantine")["n"] == 12  # all kept for the operator
@@ -115,4 +115,4 @@ def test_no_bad_credentials_notice_while_the_backoff_holds(make_config, dovecot,
     run_once(cfg)
     reasons = [q["reason"] for q in open_store(cfg).all("SELECT reason FROM quarantine ORDER BY id")]
     assert reasons == ["bad-credentials"] * 2 + ["credentials-backoff"] * 4
-    assert len(smtp.wait_for(3, timeout=2)) == 2
+    assert len(smtp.wait_for(3, timeout=0.3)) == 2
