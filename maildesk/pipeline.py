@@ -94,7 +94,7 @@ class Pipeline:
         done = self.store.inbound(mail.key)
         if done and done["outcome"] and not force:
             return self._duplicate(mail, done, replacement)
-        decision, sender = self.decide(mail, creds)
+        decision, sender = self.decide(mail, creds, released=force)
         if detail:
             decision = dataclasses.replace(decision, detail=detail)
         raw_sha = self.blobs.put(raw)
@@ -129,8 +129,9 @@ class Pipeline:
         return Outcome(mail.key, Kind(done["outcome"]), done["ticket"], done["reason"] or "", duplicate=True,
                        replacement=replacement)
 
-    def decide(self, mail: ParsedMail, creds: credentials.Credentials | None = None) -> tuple[Decision, Sender | None]:
-        """classify -> authorise -> thread: what should happen to this mail."""
+    def decide(self, mail: ParsedMail, creds: credentials.Credentials | None = None,
+               released: bool = False) -> tuple[Decision, Sender | None]:
+        """classify -> authorise -> thread: what should happen to this mail (`released`: an operator said go)."""
         if mail.defect == Reason.TOO_LARGE.value and mail.from_addr:
             return Decision(Kind.QUARANTINED, reason=mail.defect), authorise(mail, self.store, self.cfg)
         kind = classify(mail, self.cfg)
@@ -157,7 +158,7 @@ class Pipeline:
         policy = self.cfg.authorise.unknown_sender
         if sender.role == "stranger" and policy == "reject":
             return Decision(Kind.QUARANTINED, reason=Reason.UNKNOWN_SENDER.value, detail=detail), sender
-        if sender.role != "consultant" and not caps.may_open(self.store, self.cfg, sender.address):
+        if sender.role != "consultant" and not released and not caps.may_open(self.store, self.cfg, sender.address):
             return Decision(Kind.QUARANTINED, reason=Reason.RATE_LIMITED.value,
                             detail=f"more than {self.cfg.limits.new_tickets_per_hour} new tickets in an hour"), sender
         return Decision(Kind.NEW, detail=detail or f"{sender.role} {sender.address}", parent=parent,
