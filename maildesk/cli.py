@@ -12,11 +12,24 @@ import sys
 from pathlib import Path
 
 from .config import Config, config_path, load
-from . import access, views
+from typing import TYPE_CHECKING
+
+from . import views
 from .blobs import BlobStore
 from .customers import InputError, add_contact, add_customer, remove_contact, set_password
-from .daemon import Daemon, open_store
 from .errors import ConfigError, MaildeskError, TransientError
+from .store import open_store
+
+if TYPE_CHECKING:
+    from .daemon import Daemon
+
+# Commands that only read the database import only the store: an operator's `ticket list` (and every
+# test that calls the CLI) should not pay for loading IMAP, SMTP, scheduler and parser libraries.
+
+
+def make_daemon(cfg: Config) -> Daemon:
+    from .daemon import Daemon
+    return Daemon(cfg)
 
 EX_TEMPFAIL = 75  # sysexits.h: what MTAs expect for "try again later"
 
@@ -60,7 +73,7 @@ def cmd_check(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
     try:
-        asyncio.run(Daemon(cfg).run(once=args.once))
+        asyncio.run(make_daemon(cfg).run(once=args.once))
     except TransientError as exc:
         logging.getLogger("maildesk.daemon").error("%s", exc)
         return EX_TEMPFAIL
@@ -69,7 +82,7 @@ def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_ingest(args: argparse.Namespace, cfg: Config) -> int:
     raw = sys.stdin.buffer.read() if args.file in (None, "-") else Path(args.file).read_bytes()
-    daemon = Daemon(cfg)
+    daemon = make_daemon(cfg)
     outcome = daemon.handle(raw)  # TransientError -> exit 75 in main(), and the MTA retries
     if outcome is None:
         return EX_TEMPFAIL
@@ -117,7 +130,8 @@ def cmd_contact(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_ticket(args: argparse.Namespace, cfg: Config) -> int:
     if args.action == "verify":
-        daemon = Daemon(cfg)
+        from . import access
+        daemon = make_daemon(cfg)
         with daemon.store.transaction():
             ok = access.verify(daemon.pipeline, args.number, "operator")
         if not ok:
@@ -140,7 +154,7 @@ def cmd_quarantine(args: argparse.Namespace, cfg: Config) -> int:
         if args.action == "show":
             return views.quarantine_show(store, args.id)
         return views.quarantine_drop(store, BlobStore(cfg.data_dir / "blobs"), args.id, args.yes)
-    daemon = Daemon(cfg)
+    daemon = make_daemon(cfg)
     try:
         outcome = daemon.pipeline.release(args.id)
     except KeyError:
@@ -155,7 +169,7 @@ def cmd_quarantine(args: argparse.Namespace, cfg: Config) -> int:
 def cmd_outbox(args: argparse.Namespace, cfg: Config) -> int:
     if args.action == "list":
         return views.outbox_list(open_store(cfg), args.json)
-    daemon = Daemon(cfg)
+    daemon = make_daemon(cfg)
     status = views.outbox_retry(daemon.store, args.id)
     if status == 0:
         asyncio.run(daemon.sender.flush())

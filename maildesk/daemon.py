@@ -20,14 +20,10 @@ from .fetch import ImapSource
 from .models import Outcome
 from .pipeline import Pipeline
 from .send import OutboxSender
-from .store import Store
+from .store import open_store
 
 log = logging.getLogger("maildesk.daemon")
 flog = logging.getLogger("maildesk.fetch")
-
-
-def open_store(cfg: Config) -> Store:
-    return Store(cfg.data_dir / "maildesk.db")
 
 
 class Daemon:

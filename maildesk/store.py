@@ -20,6 +20,7 @@ from typing import Any
 import sqlite_utils
 
 from . import clock
+from .config import Config
 from .errors import StorageBusy
 
 MIGRATIONS: list[str] = [
@@ -85,6 +86,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN attachments TEXT;
     """,
 ]
+
+
+def open_store(cfg: Config) -> Store:
+    """The database of a config: data_dir/maildesk.db."""
+    return Store(cfg.data_dir / "maildesk.db")
 
 
 def now() -> str:

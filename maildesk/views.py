@@ -7,7 +7,6 @@ import re
 import sys
 from typing import TextIO
 
-from . import bounces
 from .config import Config
 from .store import Store, now
 
@@ -198,7 +197,8 @@ def contact_show(store: Store, cfg: Config, addr: str) -> int:
         say(f"{addr} is a consultant ({consultant.name}; queues {', '.join(consultant.queues) or '-'})")
     if rows:
         say(table(rows, ["customer_id", "name", "admin", "added_by", "created"]))
-    flag = bounces.flagged(store, cfg, addr)
+    from .bounces import flagged  # flufl.bounce is only worth loading here
+    flag = flagged(store, cfg, addr)
     if flag:
         say(f"hard bounce at {flag['at']} (outbox {flag['outbox'] or '-'}): automatic mail to it stops until it writes "
             f"again or {cfg.limits.bounce_expiry_days} days pass")

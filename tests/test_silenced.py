@@ -12,16 +12,17 @@ from maildesk.daemon import Daemon, open_store
 from maildesk.store import now
 
 
-def _first_confirmation_id(cfg) -> str:
-    return open_store(cfg).one("SELECT message_id FROM outbox WHERE kind = 'confirmation'")["message_id"]
+def _confirm_then_bounce(cfg, dovecot, bounce: str) -> None:
+    """Alice opens a ticket; her confirmation comes back as the given DSN fixture."""
+    dovecot.append(cfg.imap.username, eml("new_request", n=1))
+    run_once(cfg)
+    mid = open_store(cfg).one("SELECT message_id FROM outbox WHERE kind = 'confirmation'")["message_id"]
+    dovecot.append(cfg.imap.username, eml(bounce, n=1, rcpt="alice@acme.test", original=mid))
+    run_once(cfg)
 
 
 def test_a_mailbox_full_bounce_is_soft_and_silences_nobody(cfg, customer, dovecot, smtp):
-    dovecot.append(cfg.imap.username, eml("new_request", n=1))
-    run_once(cfg)
-    dovecot.append(cfg.imap.username, eml("dsn_mailbox_full", n=1, rcpt="alice@acme.test",
-                                          original=_first_confirmation_id(cfg)))
-    run_once(cfg)
+    _confirm_then_bounce(cfg, dovecot, "dsn_mailbox_full")
     store = open_store(cfg)
     assert store.one("SELECT COUNT(*) AS n FROM bounced")["n"] == 0
     assert "soft bounce" in store.one("SELECT last_error FROM outbox WHERE id = 1")["last_error"]
@@ -31,11 +32,7 @@ def test_a_mailbox_full_bounce_is_soft_and_silences_nobody(cfg, customer, doveco
 
 
 def test_a_hard_bounce_flag_is_shown_and_cleared_when_the_customer_writes_again(cfg, customer, dovecot, smtp):
-    dovecot.append(cfg.imap.username, eml("new_request", n=1))
-    run_once(cfg)
-    dovecot.append(cfg.imap.username, eml("dsn_bounce", n=1, rcpt="alice@acme.test",
-                                          original=_first_confirmation_id(cfg)))
-    run_once(cfg)
+    _confirm_then_bounce(cfg, dovecot, "dsn_bounce")
     shown = cli(cfg, "contact", "show", "alice@acme.test")
     assert shown.returncode == 0 and "hard bounce" in shown.stdout and "12345678" in shown.stdout
     dovecot.append(cfg.imap.username, eml("new_request", n=2))  # she writes again: her mailbox works
