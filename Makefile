@@ -2,6 +2,8 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# Two workers: the suite waits on servers as much as it computes (each worker starts its own Dovecot).
+PYTEST_WORKERS ?= 2
 
 .PHONY: test demo bench system-deps clean
 
@@ -19,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 test: system-deps $(VENV)/.installed
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 demo: system-deps $(VENV)/.installed
 	$(PY) demo/run_demo.py
