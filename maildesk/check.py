@@ -12,10 +12,11 @@ from .fetch import ImapSource
 from .notify import check_templates
 from .send import smtp_args
 from .store import Store
+from .views import safe
 
 
 def report(ok: bool, what: str, detail: str = "") -> bool:
-    print(f"{'ok  ' if ok else 'FAIL'}  {what}" + (f": {detail}" if detail else ""))
+    print(safe(f"{'ok  ' if ok else 'FAIL'}  {what}" + (f": {detail}" if detail else "")))  # server text too
     return ok
 
 
