@@ -8,6 +8,7 @@
     #due YYYY-MM-DD            agreed deadline, stated in the answer
     #priority normal|express
     #verify                    confirm an unverified (triage) ticket: it opens and the requester is told
+    #keepquote                 relay the answer with the quoted history and signature, as written
 
 Parsing is all-or-nothing: one unknown command or bad value and the mail
 changes nothing, so a typo never half-applies.
@@ -34,7 +35,7 @@ class Command:
 
 def _check(name: str, arg: str, cfg: Config) -> tuple[Command | None, str]:
     """One command, or an error message saying what is wrong with it."""
-    if name in ("take", "note", "verify"):
+    if name in ("take", "note", "verify", "keepquote"):
         return (Command(name), "") if not arg else (None, f"#{name} takes no value")
     if name == "assign":
         if cfg.consultant_by_email(arg) is None:
@@ -56,7 +57,7 @@ def _check(name: str, arg: str, cfg: Config) -> tuple[Command | None, str]:
             return Command(name, date.fromisoformat(arg).isoformat()), ""
         except ValueError:
             return None, f"#due {arg}: use a date as YYYY-MM-DD"
-    return None, f"#{name}: unknown command (known: #take, #assign, #status, #note, #price, #due, #priority, #verify)"
+    return None, f"#{name}: unknown command (known: #take, #assign, #status, #note, #price, #due, #priority, #verify, #keepquote)"
 
 
 def parse_commands(text: str, cfg: Config) -> tuple[list[Command], str, list[str]]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import access
 from .commands import Command, parse_commands
 from .config import Consultant
-from .extract import latest_reply
+from .extract import Extracted, latest_reply
 from .models import ParsedMail, Sender
 from .notify import send_template
 from .rules import local_time
@@ -56,16 +56,16 @@ def _tell(p: Pipeline, template: str, to: list[Consultant], ticket: dict, mail: 
 
 
 def notify_new(p: Pipeline, number: int, mail: ParsedMail) -> None:
-    """A new ticket goes to every consultant of its queue."""
+    """A new ticket goes to every consultant of its queue (a new request is shown whole)."""
     ticket = p.store.ticket(number)
-    _tell(p, "consultant_new", queue_consultants(p, ticket["queue"]), ticket, mail)
+    _tell(p, "consultant_new", queue_consultants(p, ticket["queue"]), ticket, mail, hidden=0)
 
 
-def notify_followup(p: Pipeline, ticket: dict, mail: ParsedMail, reopened: bool) -> None:
-    """A customer follow-up goes to the assignee, or to the queue while unassigned."""
+def notify_followup(p: Pipeline, ticket: dict, mail: ParsedMail, reopened: bool, new: Extracted) -> None:
+    """A customer follow-up goes to the assignee, or to the queue while unassigned: its new text, history folded."""
     assignee = p.cfg.consultant_by_email(ticket["assignee"] or "")
     to = [assignee] if assignee else queue_consultants(p, ticket["queue"])
-    _tell(p, "consultant_followup", to, ticket, mail, reopened=reopened)
+    _tell(p, "consultant_followup", to, ticket, mail, reopened=reopened, text=new.text, hidden=new.hidden)
 
 
 def _apply(p: Pipeline, number: int, cmds: list[Command], sender: Sender, key: str) -> dict:
@@ -100,7 +100,8 @@ def handle_reply(p: Pipeline, mail: ParsedMail, number: int, sender: Sender, raw
         return "command error: " + "; ".join(errors)
     before = p.store.ticket(number)
     changes = _apply(p, number, cmds, sender, mail.key)
-    extracted = latest_reply(rest) if rest else None
+    keep = any(c.name == "keepquote" for c in cmds)  # the consultant wants the history to go out too
+    extracted = (Extracted(rest, True) if keep else latest_reply(rest)) if rest else None
     if any(c.name == "note" for c in cmds):
         p.message(number, mail, "note", raw_sha, text=extracted.text if extracted else "")
         ticket = p.store.ticket(number)

@@ -15,7 +15,7 @@ FACTS = {**SAMPLE_TICKET, "status": "open", "requester": "jan@acme.test", "assig
          "customer_id": "12345678", "customer_name": "ACME s.r.o."}
 CONSULTANT = {"name": "Jana Nováková", "email": "jana@example.test", "language": "cs"}
 NOTE = {"ticket": FACTS, "consultant": CONSULTANT, "author": "Jan Novák", "author_address": "jan@acme.test",
-        "text": "The printer is on fire.", "attachments": ["photo.jpg"]}
+        "text": "The printer is on fire.", "attachments": ["photo.jpg"], "hidden": 12}
 CONTACT = {"customer_name": "ACME s.r.o.", "customer_id": "12345678", "admin": "boss@acme.test"}
 
 SAMPLES: dict[str, dict[str, Any]] = {
