@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from maildesk.config import Limits  # noqa: E402
-from maildesk.extract import latest_reply  # noqa: E402
+from maildesk.extract import new_text  # noqa: E402
 from maildesk.parse import parse  # noqa: E402
 
 CASES = ROOT / "tests" / "replies"
@@ -42,9 +42,10 @@ def _signature(text: str) -> set[str]:
 
 def score(name: str) -> tuple[bool, bool, str, str]:
     """(exact, soft, got, expected) for one case."""
-    text = parse((CASES / f"{name}.eml").read_bytes(), Limits(parse_timeout=0)).text
+    mail = parse((CASES / f"{name}.eml").read_bytes(), Limits(parse_timeout=0))
+    text = mail.text
     expected = (CASES / f"{name}.expected.txt").read_text(encoding="utf-8").strip()
-    got = latest_reply(text).text.strip()
+    got = new_text(text, mail.html).text.strip()  # what maildesk relays and stores
     want = set(_lines(expected))
     history = set(_lines(text)) - want - _signature(text)
     soft = want <= set(_lines(got)) and not (set(_lines(got)) & history)

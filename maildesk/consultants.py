@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from . import access
 from .commands import Command, parse_commands
 from .config import Consultant
-from .extract import Extracted, latest_reply
+from .extract import Extracted, new_text
 from .models import ParsedMail, Sender
 from .notify import send_template
 from .rules import local_time
@@ -101,7 +101,13 @@ def handle_reply(p: Pipeline, mail: ParsedMail, number: int, sender: Sender, raw
     before = p.store.ticket(number)
     changes = _apply(p, number, cmds, sender, mail.key)
     keep = any(c.name == "keepquote" for c in cmds)  # the consultant wants the history to go out too
-    extracted = (Extracted(rest, True) if keep else latest_reply(rest)) if rest else None
+    extracted = None
+    if rest and keep:
+        extracted = Extracted(rest, True)
+    elif rest:
+        new = new_text(mail.whole_text, mail.html)
+        new_rest = parse_commands(new.text, p.cfg)[1]
+        extracted = Extracted(new_rest, new.confident, new.hidden) if new_rest else None
     if any(c.name == "note" for c in cmds):
         p.message(number, mail, "note", raw_sha, text=extracted.text if extracted else "")
         ticket = p.store.ticket(number)

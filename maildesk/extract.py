@@ -31,6 +31,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .htmlquote import quoted_text
+
 _WROTE = (r"wrote|sent|a\s+écrit|schrieb|schreef|geschreven|napisał(?:\(a\)|a)?|skrev|escribió|ha\s+scritto|"
           r"scrisse|escreveu|napsal(?:\(a\)|a)?|napísal(?:\(a\)|a)?|написал(?:\(а\)|а)?|kirjoitti|írta|"
           r"wrote\s+the\s+following|書きました|写道")
@@ -201,6 +203,17 @@ def _attributions(lines: list[str], marks: str) -> str:
     return "".join(out)
 
 
+def new_text(text: str, html: str = "") -> Extracted:
+    """The new part of a mail; an HTML-only mail is read with its quote structure as `> ` lines."""
+    marked = quoted_text(html) if html else None
+    if marked is not None:
+        got = latest_reply(marked)
+        if got.confident:
+            shown = sum(1 for ln in got.text.split("\n") if ln.strip())
+            return Extracted(got.text, True, max(0, sum(1 for ln in text.split("\n") if ln.strip()) - shown))
+    return latest_reply(text)
+
+
 def latest_reply(text: str) -> Extracted:
     """The new part of a reply; the whole text (not confident) when the layout is unclear."""
     whole = text.replace("\r\n", "\n").strip()
@@ -224,10 +237,18 @@ def latest_reply(text: str) -> Extracted:
     head_marks = _attributions(head, mark(head))
     if re.search(r"m[me]*t[te]*m", head_marks):
         return Extracted(whole, False)  # interleaved quotes and answers
-    head = [ln for ln, k in zip(head, head_marks) if k not in "ms"]
+    kept_lines: list[str] = []
+    for ln, k in zip(head, head_marks):
+        if k not in "ms":
+            kept_lines.append(ln)
+        elif kept_lines and kept_lines[-1].strip():
+            kept_lines.append("")  # a removed quote leaves a paragraph break, not glued paragraphs
+    head = kept_lines
     kept = _drop_signature(head)
     result = "\n".join(kept).strip()
     result = re.sub(r"\n{3,}", "\n\n", result)
+    if not result and first_s >= 0:  # a clear quote header and nothing above it: no new text at all
+        return Extracted("", True, sum(1 for ln in lines if ln.strip()))
     if not result:
         return Extracted(whole, False)
     hidden = sum(1 for ln in whole.split("\n") if ln.strip()) - sum(1 for ln in result.split("\n") if ln.strip())

@@ -41,6 +41,7 @@ class ParsedMail:
     auth_results: tuple[str, ...] = ()  # Authentication-Results headers, topmost first
     defect: str = ""  # a Reason code when the mail cannot become a ticket
     uncut: str = ""  # the whole text when `text` was cut at limits.max_body_chars
+    html: str = ""  # the HTML body of an HTML-only mail (its quote structure finds the new text)
 
     @property
     def whole_text(self) -> str:

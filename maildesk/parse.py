@@ -297,8 +297,10 @@ def _parse(key: str, raw: bytes, limits: Limits) -> ParsedMail:
     msgid = _ids(get("Message-ID"))
     sender = strict_from([header_text(v) for v in msg.get_all("From") or []] or None)
     text = "\n".join(parser.text_plain).strip()
+    html_body = ""
     if not text and parser.text_html:
-        text = html_to_text("\n".join(parser.text_html))
+        html_body = "\n".join(parser.text_html)
+        text = html_to_text(html_body)
     if re.search("[\ufffd\x80-\x9f]", text):  # a missing, unknown or lying charset: decode the parts ourselves
         text = _body_text(msg) or text
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
@@ -333,6 +335,7 @@ def _parse(key: str, raw: bytes, limits: Limits) -> ParsedMail:
         auth_results=tuple(clean_header(str(v), 4000) for v in msg.get_all("Authentication-Results") or []),
         defect=defect,
         uncut=uncut,
+        html=html_body[: limits.max_body_chars * 20],
     )
 
 

@@ -21,7 +21,7 @@ from .authorise import BAD, OK, authorise, check_credentials, may_write, record_
 from .blobs import BlobStore
 from .classify import BOUNCE, HUMAN, classify
 from .config import Config
-from .extract import latest_reply
+from .extract import new_text
 from .models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
 from .notify import Renderer, send_template
 from .parse import ParseWorker
@@ -298,8 +298,9 @@ class Pipeline:
             return number
         ticket = self.store.ticket(number)
         reopened = ticket["status"] in ("waiting", "resolved", "closed")
-        new = latest_reply(mail.text)  # the ticket holds the new text; the whole mail stays as original_text and raw
-        self.message(number, mail, "in", raw_sha, text=new.text, original=mail.text if new.hidden else None)
+        new = new_text(mail.text, mail.html)  # the ticket holds the new text; the whole mail stays too
+        self.message(number, mail, "in", raw_sha, text=new.text or mail.text,
+                     original=mail.text if new.hidden else None)
         self.store.db["tickets"].update(number, {"updated": now(), **({"status": "open"} if reopened else {})})
         self.store.event(number, mail.key, "follow-up", {"by": sender.address, "reopened": reopened})
         consultants.notify_followup(self, self.store.ticket(number), mail, reopened, new)

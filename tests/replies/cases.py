@@ -242,6 +242,26 @@ HTML = [
     ("zimbra-html", "cs", '<div>Opraveno, zkuste to prosím znovu.</div><hr id="zwchr"><div><b>Od: </b>"Jan Novák" '
      '&lt;jan@acme.cz&gt;<br><b>Komu: </b>podpora@example.cz<br><b>Odesláno: </b>Pondělí, 16. listopad 2026 9:00:00'
      '<br><b>Předmět: </b>Tiskárna<br></div><div>Už je to opravené?</div>', "Opraveno, zkuste to prosím znovu."),
+    # The structure decides where the words do not: an attribution in a language we have no pattern for,
+    # a quote with no attribution at all, and the webmail quote containers.
+    ("gmail-html-unknown-language", "en", '<div dir="ltr">Fixed, please try again.</div><div class="gmail_quote">'
+     '<div class="gmail_attr">16 Kas 2026 Pzt, 09:00 tarihinde John Smith yazdı:</div><blockquote class="gmail_quote">'
+     'Is it fixed?</blockquote></div>', "Fixed, please try again."),
+    ("apple-mail-html-no-attribution", "cs", '<div>Opraveno, zkuste to prosím znovu.</div><blockquote type="cite">'
+     '<div>Už je to opravené?</div><div>Jan</div></blockquote>', "Opraveno, zkuste to prosím znovu."),
+    ("yahoo-html", "en", '<div>Fixed, please try again.</div><div class="yahoo_quoted"><div>On Monday, November 16, '
+     '2026, 09:00:00 AM GMT+1, John Smith &lt;john@acme.com&gt; wrote:</div><div>Is it fixed?</div></div>',
+     "Fixed, please try again."),
+    ("protonmail-html", "cs", '<div>Opraveno, zkuste to prosím znovu.</div><div class="protonmail_quote">'
+     '------- Original Message -------<br>Už je to opravené?</div>', "Opraveno, zkuste to prosím znovu."),
+    ("outlook-web-html-appendonsend", "sk", '<div>Opravené, skúste to prosím znova.</div><div id="appendonsend"></div>'
+     '<div><b>Od:</b> Ján<br><b>Odoslané:</b> 16. 11. 2026<br><b>Predmet:</b> Tlačiareň</div><div>Už?</div>',
+     "Opravené, skúste to prosím znova."),
+    ("html-text-below-quote", "cs", '<div>Dobrý den,</div><blockquote type="cite">Už je to opravené?</blockquote>'
+     '<div>Ano, od rána to funguje.</div><div>Jana</div>', "Dobrý den,\n\nAno, od rána to funguje.\nJana"),
+    ("html-inline-answers", "en", '<div>Answers below.</div><blockquote type="cite">Does it print?</blockquote>'
+     '<div>No.</div><blockquote type="cite">And scan?</blockquote><div>Yes.</div>',
+     "Answers below.\nDoes it print?\nNo.\nAnd scan?\nYes."),
 ]
 
 
