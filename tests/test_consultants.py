@@ -231,3 +231,12 @@ def test_keepquote_relays_the_history_as_written(desk, dovecot, smtp):
     [answer] = smtp.wait_for(1) and smtp.to("alice@acme.test")
     text = answer.get_content()
     assert "> Is it fixed?" in text and "See my comments below." in text and "#keepquote" not in text
+
+
+def test_commands_above_a_quoted_history_send_no_history(desk, dovecot, smtp):
+    body = ("#status resolved\r\n\r\nDne 16. 11. 2026 v 9:00 Alice <alice@acme.test> napsal(a):\r\n"
+            "> The printer in room 3 is on fire again.\r\n")
+    deliver(desk, dovecot, consultant_mail(7, body))
+    [mail] = smtp.wait_for(1) and smtp.to("alice@acme.test")
+    assert "room 3" not in mail.get_content()  # the resolved notice, not the customer's own words back
+    assert ticket_record(open_store(desk), 1)["status"] == "resolved"
