@@ -39,7 +39,8 @@ _WROTE = (r"wrote|sent|a\s+écrit|schrieb|schreef|geschreven|napisał(?:\(a\)|a)
 _ATTRIBUTION = re.compile(rf"^[-> ]*\S.{{0,400}}?(?:{_WROTE})\s*(?:\(.{{0,80}}\))?\s*[:：]?\s*-*\s*$", re.I | re.S)
 _HU = re.compile(r"^.{0,200}\bezt\s+írta\s*\(időpont:.{0,80}\)\s*:\s*$", re.I | re.S)
 _OPENERS = re.compile(r"^[-> ]*(?:(?:on|le|am|op|w\s+dniu|på|den|el|il|em|dne|dňa|в|во|at|от)\b|在|\d)", re.I)
-_VERB_FIRST = re.compile(r"^[-> ]*(?:am|op)\s.{5,200}?\s(?:schrieb|schreef)\s.{1,200}[:：]\s*$", re.I | re.S)
+# "Am … schrieb X:", "X kirjoitti 20.05.2019 kello 10:26:": the verb before the name or the date
+_VERB_FIRST = re.compile(rf"^[-> ]*\S.{{2,200}}?\s(?:{_WROTE})\s.{{1,200}}[:：]\s*$", re.I | re.S)
 _DATED = re.compile(r"^[-> ]*\d{1,4}[-./年]\s?\d{1,2}[-./月]\s?\d{1,4}.{0,200}[:：]\s*$", re.S)
 _SEPARATOR = re.compile(
     r"^\s*[-_=]{2,}\s*(?:original\s+message|reply\s+message|oprindelig\s+meddelelse|ursprüngliche\s+nachricht|"
@@ -63,8 +64,11 @@ _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 _QUOTE = re.compile(r"^\s*>")
 _SIGNATURE = re.compile(r"^-- ?$", re.M)
 _SENT_FROM = re.compile(r"^(?:Sent from my .{1,40}|Odesláno z (?:mého|iPhonu|Androidu).{0,40}|Odoslané z .{1,40}|"
-                        r"Gesendet von meinem .{1,40}|Envoyé de mon .{1,40}|Get Outlook for .{1,40}|"
-                        r"Sent from Outlook.{0,40}|Wysłane z .{1,40}|Inviato da .{1,40}|Enviado desde .{1,40})$", re.I)
+                        r"Gesendet von meinem .{1,40}|Envoyé de mon .{1,40}|Get Outlook for .{1,80}|"
+                        r"Sent from Outlook.{0,40}|Wysłane z .{1,40}|Inviato da .{1,40}|Enviado desde .{1,40}|"
+                        r"Enviado do meu .{1,40}|Verzonden (?:vanaf|met) .{1,40}|Skickat från .{1,40}|"
+                        r"Sendt fra .{1,40}|Lähetetty .{1,40}|Hanki Outlook .{1,80}|Отправлено с .{1,40}|"
+                        r"Envoyé depuis .{1,40}|Stáhn(?:ěte si|out) Outlook .{1,80})$", re.I)
 _FOOTER = re.compile(r"^\s*(?:_{5,}|-{5,})\s*$|mailing\s+list|unsubscribe|listinfo|^https?://\S+$", re.I)
 _INLINE_ATTRIBUTION = re.compile(rf"(?<=[.!?])\s+((?:On|Le|Am|Dne|Dňa|El|Il|Em|Op|W dniu)\s.{{5,300}}?(?:{_WROTE})\s*:)\s*$",
                                  re.I)
@@ -115,7 +119,7 @@ def _attribution(lines: list[str], i: int, n: int) -> bool:
     window = " ".join(ln.strip() for ln in lines[i: i + n])
     if len(window) > 500:
         return False
-    if _HU.match(window) or _VERB_FIRST.match(window):
+    if _HU.match(window) or (_VERB_FIRST.match(window) and re.search(r"\d", window)):
         return True
     if _ATTRIBUTION.match(window) and re.search(r"\d|@", window) and (_OPENERS.match(window) or "@" in window):
         return True

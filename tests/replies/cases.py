@@ -201,6 +201,17 @@ SPECIAL = [
      "Postup je tento:\n1. restartujte službu,\n2. vytiskněte fakturu znovu.\n\n"
      "Dne 16. 11. 2026 v 9:00 Jan Novák napsal(a):\n> Jak to opravit?\n",
      "Postup je tento:\n1. restartujte službu,\n2. vytiskněte fakturu znovu."),
+    ("verb-before-date", "fi",
+     "Tämä on jatkoa edelliselle pyynnölle.\n\nAsiakaspalvelu kirjoitti 20.05.2026 kello 10:26:\n\n"
+     "> Hyvä asiakkaamme,\n> tilauksesi on noudettavissa.\n",
+     "Tämä on jatkoa edelliselle pyynnölle."),
+    ("lahetetty-iphonesta", "fi",
+     "Kiitos ja pahoittelut sekoilusta.\n\nMinna\n\nLähetetty iPhonesta\n\n"
+     "> Asiakaspalvelu <asiakaspalvelu@example.fi> kirjoitti 23.8.2026 kello 11.10:\n> Hei Minna,\n",
+     "Kiitos ja pahoittelut sekoilusta.\n\nMinna"),
+    ("outlook-android-footer", "cs",
+     "Dobrý den,\n\nkdy budete mít stojan skladem?\n\nDíky\nPetr\n\nStáhněte si Outlook pro Android<https://aka.ms/x>\n",
+     "Dobrý den,\n\nkdy budete mít stojan skladem?\n\nDíky\nPetr"),
     ("only-quotes", "en", "> quoted only\n> nothing new\n", "> quoted only\n> nothing new"),
     ("no-history", "sk", "Ďakujem, funguje to.\n\nJán\n", "Ďakujem, funguje to.\n\nJán"),
 ]
