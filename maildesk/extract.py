@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from .htmlquote import quoted_text
 
-_WROTE = (r"wrote|sent|a\s+écrit|schrieb|schreef|geschreven|napisał(?:\(a\)|a)?|skrev|escribió|ha\s+scritto|"
+_WROTE = (r"wrote|a\s+écrit|schrieb|schreef|geschreven|napisał(?:\(a\)|a)?|skrev|escribió|ha\s+scritto|"
           r"scrisse|escreveu|napsal(?:\(a\)|a)?|napísal(?:\(a\)|a)?|написал(?:\(а\)|а)?|kirjoitti|írta|"
           r"wrote\s+the\s+following|書きました|写道")
 _ATTRIBUTION = re.compile(rf"^[-> ]*\S.{{0,400}}?(?:{_WROTE})\s*(?:\(.{{0,80}}\))?\s*[:：]?\s*-*\s*$", re.I | re.S)
@@ -41,6 +41,7 @@ _HU = re.compile(r"^.{0,200}\bezt\s+írta\s*\(időpont:.{0,80}\)\s*:\s*$", re.I 
 _OPENERS = re.compile(r"^[-> ]*(?:(?:on|le|am|op|w\s+dniu|på|den|el|il|em|dne|dňa|в|во|at|от)\b|在|\d)", re.I)
 # "Am … schrieb X:", "X kirjoitti 20.05.2019 kello 10:26:": the verb before the name or the date
 _VERB_FIRST = re.compile(rf"^[-> ]*\S.{{2,200}}?\s(?:{_WROTE})\s.{{1,200}}[:：]\s*$", re.I | re.S)
+_FULL_DATE = re.compile(r"\b\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{2,4}\b|\d{4}年")
 _DATED = re.compile(r"^[-> ]*\d{1,4}[-./年]\s?\d{1,2}[-./月]\s?\d{1,4}.{0,200}[:：]\s*$", re.S)
 _SEPARATOR = re.compile(
     r"^\s*[-_=]{2,}\s*(?:original\s+message|reply\s+message|oprindelig\s+meddelelse|ursprüngliche\s+nachricht|"
@@ -119,8 +120,10 @@ def _attribution(lines: list[str], i: int, n: int) -> bool:
     window = " ".join(ln.strip() for ln in lines[i: i + n])
     if len(window) > 500:
         return False
-    if _HU.match(window) or (_VERB_FIRST.match(window) and re.search(r"\d", window)):
+    if _HU.match(window):
         return True
+    if _VERB_FIRST.match(window) and (_FULL_DATE.search(window) or _quote_follows(lines, i + n)):
+        return True  # a sentence such as "I wrote at 10:30:" has neither a full date nor a quote below
     if _ATTRIBUTION.match(window) and re.search(r"\d|@", window) and (_OPENERS.match(window) or "@" in window):
         return True
     dated = window.endswith((":", "：")) and "@" in window and re.search(r"\d", window)
