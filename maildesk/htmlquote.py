@@ -20,7 +20,8 @@ from html.parser import HTMLParser
 from .parse import html_to_text
 
 _CLASSES = {"gmail_quote", "moz-cite-prefix", "yahoo_quoted", "quote", "protonmail_quote"}
-_TO_END_IDS = {"divrplyfwdmsg", "appendonsend", "appendonmail", "olk_src_body_section", "zwchr", "mail-editor-reference-message-container"}
+_TO_END_IDS = {"divrplyfwdmsg", "appendonsend", "appendonmail", "olk_src_body_section", "zwchr",
+               "mail-editor-reference-message-container"}
 OPEN, CLOSE = "\ue000", "\ue001"  # private-use sentinels: survive the HTML-to-text conversion as text
 
 
