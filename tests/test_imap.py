@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 import pytest
-from conftest import RULES, ROOT, eml, run_once, until
+from conftest import RULES, eml, run_once, until
 
 from maildesk.config import load
 from maildesk.customers import add_customer

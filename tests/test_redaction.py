@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from email.message import EmailMessage
 
 import pytest
@@ -42,7 +41,7 @@ def found_and_redacted(raw: bytes) -> tuple[credentials.Credentials | None, set[
 
 
 CASES = {
-    "html split by tags": (None, f"<p>Customer: 12345678<br>Password: correct <b>horse</b> battery</p>"),
+    "html split by tags": (None, "<p>Customer: 12345678<br>Password: correct <b>horse</b> battery</p>"),
     "html split by comment and entity": (None, "<p>Customer: 12345678</p><p>Password: cor<!-- x -->rect&#32;h&#111;rse"
                                                "&nbsp;<span>battery</span></p>"),
     "html only in the alternative": ("Customer: 12345678\nPassword: see the HTML part\n",

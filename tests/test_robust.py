@@ -8,12 +8,11 @@ import logging
 import struct
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from conftest import cli, eml, run_once, until
 
-from maildesk import clock
 from maildesk.daemon import Daemon, open_store
 from maildesk.testing import StallingProxy
 from maildesk.views import ticket_record
