@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-from . import credentials
+from . import clock, credentials
 from .config import Config
 from .models import ParsedMail, Sender
 from .store import Store, now
@@ -68,7 +68,7 @@ def may_write(sender: Sender, ticket: dict) -> bool:
 
 def _blocked(store: Store, scope: str, subject: str) -> bool:
     row = store.one("SELECT until FROM auth_blocks WHERE scope = ? AND subject = ?", (scope, subject))
-    return bool(row) and datetime.fromisoformat(row["until"]) > datetime.now(timezone.utc)
+    return bool(row) and datetime.fromisoformat(row["until"]) > clock.now()
 
 
 def check_credentials(store: Store, creds: credentials.Credentials, sender: str) -> str:
@@ -82,7 +82,7 @@ def check_credentials(store: Store, creds: credentials.Credentials, sender: str)
 def record_failure(store: Store, cfg: Config, sender: str, customer_id: str, key: str) -> None:
     """Count a failed check per sender and per customer ID; start or double a backoff at the limit."""
     a = cfg.authorise
-    since = (datetime.now(timezone.utc) - timedelta(minutes=a.failure_window_minutes)).isoformat(timespec="seconds")
+    since = (clock.now() - timedelta(minutes=a.failure_window_minutes)).isoformat(timespec="seconds")
     for scope, subject in (("sender", sender), ("customer", customer_id)):
         store.db["auth_failures"].insert({"scope": scope, "subject": subject, "at": now()})
         n = store.one("SELECT COUNT(*) AS n FROM auth_failures WHERE scope = ? AND subject = ? AND at >= ?",
@@ -90,10 +90,10 @@ def record_failure(store: Store, cfg: Config, sender: str, customer_id: str, key
         if n < a.max_failures:
             continue
         prev = store.one("SELECT level, until FROM auth_blocks WHERE scope = ? AND subject = ?", (scope, subject))
-        recent = prev and datetime.fromisoformat(prev["until"]) > datetime.now(timezone.utc) - timedelta(hours=24)
+        recent = prev and datetime.fromisoformat(prev["until"]) > clock.now() - timedelta(hours=24)
         level = prev["level"] + 1 if recent else 0
         minutes = min(a.backoff_minutes * 2 ** level, a.backoff_max_hours * 60)
-        until = datetime.now(timezone.utc) + timedelta(minutes=minutes)
+        until = clock.now() + timedelta(minutes=minutes)
         store.db["auth_blocks"].upsert({"scope": scope, "subject": subject, "level": level,
                                         "until": until.isoformat(timespec="seconds")}, pk=("scope", "subject"))
         store.db.execute("DELETE FROM auth_failures WHERE scope = ? AND subject = ?", (scope, subject))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from . import views
 from .blobs import BlobStore
 from .customers import InputError, add_contact, add_customer, remove_contact, set_password
-from .errors import ConfigError, MaildeskError, TransientError
+from .errors import ConfigError, MaildeskError, NotFound, TransientError
 from .store import open_store
 
 if TYPE_CHECKING:
@@ -157,8 +157,8 @@ def cmd_quarantine(args: argparse.Namespace, cfg: Config) -> int:
     daemon = make_daemon(cfg)
     try:
         outcome = daemon.pipeline.release(args.id)
-    except KeyError:
-        print(f"no held quarantine entry {args.id}", file=sys.stderr)
+    except NotFound as exc:  # only that: any other fault while processing is a real error, reported as such
+        print(f"maildesk: {exc}", file=sys.stderr)
         return 1
     asyncio.run(daemon.sender.flush())
     views.say(f"released {args.id}: {outcome.kind.value}" + (f" #{outcome.ticket}" if outcome.ticket else "")

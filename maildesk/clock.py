@@ -1,4 +1,8 @@
-"""The one clock maildesk reads, so tests can move time (caps, backoffs, rate limits)."""
+"""The one clock maildesk reads, so tests can move time (caps, backoffs, rate limits, retries, bounces).
+
+Every decision that depends on the time reads `now()`; only APScheduler's own
+timer and the monotonic timeouts of network calls use the real clock.
+"""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ for faults, and the branch tells the caller what to do about them::
     │   ├── StorageBusy        SQLite locked or the disk is full
     │   └── ShuttingDown       a stop signal came: leave the message where it is
     └── PermanentError         retrying will not help
-        └── ConfigError        rules.toml or templates are wrong; names key and line
+        ├── ConfigError        rules.toml or templates are wrong; names key and line
+        └── NotFound           an operator named a ticket, entry or customer that is not there
 
 An SMTP 5xx is not an exception: the outbox entry is marked dead with the reason.
 Any other exception while processing a message is a bug or a hostile mail: it
@@ -56,3 +57,7 @@ class ConfigError(PermanentError):
         super().__init__(where + message)
         self.key = key
         self.line = line
+
+
+class NotFound(PermanentError):
+    """An operator command named something that does not exist (or is not in the state it needs)."""

@@ -26,13 +26,13 @@ import html
 import logging
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import timezone
 from email.message import Message
 
 import mailparser
 import nh3
 
-from . import attachments, crash, shutdown
+from . import attachments, clock, crash, shutdown
 from .config import Limits
 from .errors import ShuttingDown
 from .models import Attachment, ParsedMail, Reason
@@ -185,7 +185,7 @@ def _date(value: object) -> str:
     except (TypeError, ValueError, IndexError, OverflowError):
         d = None
     if d is None:
-        d = datetime.now(timezone.utc)
+        d = clock.now()
     if d.tzinfo is None:
         d = d.replace(tzinfo=timezone.utc)
     return d.astimezone(timezone.utc).isoformat(timespec="seconds")

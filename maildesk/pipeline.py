@@ -14,13 +14,13 @@ import dataclasses
 import hashlib
 import logging
 import re
-from datetime import datetime, timezone
 
-from . import access, bounces, caps, consultants, crash, credentials
+from . import access, bounces, caps, clock, consultants, crash, credentials
 from .authorise import BAD, OK, authorise, check_credentials, may_write, record_failure
 from .blobs import BlobStore
 from .classify import BOUNCE, HUMAN, classify
 from .config import Config
+from .errors import NotFound
 from .extract import new_text
 from .models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
 from .notify import Renderer, send_template
@@ -254,7 +254,7 @@ class Pipeline:
         if sender.role != "consultant":
             caps.take_token(store, cfg, sender.address)
         customer = store.one("SELECT * FROM customers WHERE id = ?", (sender.customer_id,)) if sender.customer_id else None
-        r = route(cfg, datetime.now(timezone.utc))
+        r = route(cfg, clock.now())
         store.db["tickets"].insert({
             "number": number, "subject": strip_tag(mail.subject, cfg.helpdesk.tag) or "(no subject)",
             "status": "unverified" if d.triage else "open",
@@ -366,7 +366,7 @@ class Pipeline:
         """Reprocess a quarantined message (e.g. after the sender was added as a contact)."""
         row = self.store.one("SELECT * FROM quarantine WHERE id = ?", (qid,))
         if not row or row["status"] != "held":
-            raise KeyError(qid)
+            raise NotFound(f"no held quarantine entry {qid}")
         outcome = self.process(self.blobs.get(row["raw_sha256"]), force=True)
         with self.store.transaction():
             self.store.db["quarantine"].update(qid, {"status": "released"})

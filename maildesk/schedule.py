@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from . import clock
 from .config import Config
 from .send import OutboxSender
 from .store import Store
@@ -24,7 +25,7 @@ log = logging.getLogger("maildesk.schedule")
 def housekeeping(store: Store, cfg: Config, sender: OutboxSender) -> None:
     """Drop expired notice entries, free mails of a dead sender, keep the WAL file small."""
     sender.release_stale_claims()
-    cutoff = (datetime.now(timezone.utc) - timedelta(hours=cfg.authorise.notice_interval_hours))
+    cutoff = (clock.now() - timedelta(hours=cfg.authorise.notice_interval_hours))
     with store.transaction():
         n = store.db.execute("DELETE FROM notices WHERE last_sent < ?", (cutoff.isoformat(timespec="seconds"),)).rowcount
     store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -37,6 +38,7 @@ def start(cfg: Config, store: Store, sender: OutboxSender) -> AsyncIOScheduler:
     tick = max(1, min(cfg.smtp.retry_base, 15))
     sched.add_job(sender.wake.set, "interval", seconds=tick, id="outbox-retry", coalesce=True, max_instances=1)
     sched.add_job(housekeeping, "interval", hours=1, args=(store, cfg, sender), id="housekeeping", coalesce=True,
+                  # the scheduler runs on the real clock; only what the jobs decide reads maildesk's clock
                   max_instances=1, next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
     sched.start()
     return sched

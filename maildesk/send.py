@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import aiosmtplib
 
-from . import crash
+from . import clock, crash
 from .blobs import BlobStore
 from .config import Config, secret, tls_context
 from .notify import attach
@@ -94,7 +94,7 @@ class OutboxSender:
 
         A claim is stale when its process is gone, or older than any send could take.
         """
-        cutoff = (datetime.now(timezone.utc) - timedelta(seconds=2 * self.cfg.smtp.timeout + 30))
+        cutoff = (clock.now() - timedelta(seconds=2 * self.cfg.smtp.timeout + 30))
         released = 0
         with self.store.transaction():
             for row in self.store.all("SELECT id, claimed_by, next_attempt FROM outbox WHERE status = 'sending'"):
@@ -152,12 +152,12 @@ class OutboxSender:
     def _retry(self, row: dict, error: str) -> None:
         attempts = row["attempts"] + 1
         created = datetime.fromisoformat(row["created"])
-        if datetime.now(timezone.utc) - created > timedelta(hours=self.cfg.smtp.give_up_hours):
+        if clock.now() - created > timedelta(hours=self.cfg.smtp.give_up_hours):
             self._mark(row, "dead", f"gave up after {attempts} attempts: {error}")
             log.error("<%s> outbox %d to %s dead: gave up: %s", row["message_id"], row["id"], row["rcpt"], error)
             return
         wait = backoff(attempts, self.cfg.smtp.retry_base, self.cfg.smtp.retry_max)
-        nxt = (datetime.now(timezone.utc) + timedelta(seconds=wait)).isoformat(timespec="seconds")
+        nxt = (clock.now() + timedelta(seconds=wait)).isoformat(timespec="seconds")
         with self.store.transaction():
             self.store.db["outbox"].update(row["id"], {"status": "pending", "attempts": attempts,
                                                        "last_error": error[:500], "next_attempt": nxt})
@@ -165,19 +165,12 @@ class OutboxSender:
 
     def _server_down(self, exc: BaseException) -> None:
         if self.down_since is None:
-            self.down_since = datetime.now(timezone.utc)
+            self.down_since = clock.now()
             log.warning("SMTP server %s:%d unreachable (%s); retrying with backoff",
                         self.cfg.smtp.host, self.cfg.smtp.port, exc.__class__.__name__)
 
     def _server_up(self) -> None:
         if self.down_since is not None:
-            gone = (datetime.now(timezone.utc) - self.down_since).total_seconds()
+            gone = (clock.now() - self.down_since).total_seconds()
             log.warning("SMTP server %s:%d reachable again after %.0fs", self.cfg.smtp.host, self.cfg.smtp.port, gone)
             self.down_since = None
-
-    def next_due_in(self) -> float | None:
-        """Seconds until the next pending mail is due, or None when nothing is pending."""
-        row = self.store.one("SELECT MIN(next_attempt) AS t FROM outbox WHERE status = 'pending'")
-        if not row or not row["t"]:
-            return None
-        return max(0.0, (datetime.fromisoformat(row["t"]) - datetime.now(timezone.utc)).total_seconds())

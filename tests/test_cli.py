@@ -84,3 +84,14 @@ def test_quarantine_drop_asks_first(cfg, dovecot, smtp):
     assert cli(cfg, "quarantine", "drop", "1", "--yes").returncode == 0
     assert "stranger@nowhere.test" not in cli(cfg, "quarantine", "list").stdout
     assert not [p for p in (cfg.data_dir / "blobs").rglob("*") if p.is_file()]
+
+
+def test_release_of_an_unknown_or_released_entry_says_so(cfg, dovecot, smtp):
+    from conftest import eml, run_once
+    missing = cli(cfg, "quarantine", "release", "99")
+    assert missing.returncode == 1 and "no held quarantine entry 99" in missing.stderr
+    dovecot.append(cfg.imap.username, eml("stranger", n=7))
+    run_once(cfg)
+    assert cli(cfg, "quarantine", "release", "1").returncode == 0  # still a stranger: held again as entry 2
+    again = cli(cfg, "quarantine", "release", "1")
+    assert again.returncode == 1 and "no held quarantine entry 1" in again.stderr
