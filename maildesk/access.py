@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("maildesk.auth")
 
-__all__ = ["apply_contact_commands", "contact_commands", "is_admin", "remember", "verify"]
+__all__ = ["apply_contact_commands", "contact_commands", "is_admin", "remember", "verify_ticket"]
 
 
 def _refusal(p: Pipeline, op: str, addr: str) -> str:
@@ -83,7 +83,7 @@ def remember(p: Pipeline, sender: Sender, key: str) -> None:
         log.info("key:%s #- %s remembered as a contact of %s", key[:16], sender.address, sender.customer_id)
 
 
-def verify(p: Pipeline, number: int, by: str) -> bool:
+def verify_ticket(p: Pipeline, number: int, by: str) -> bool:
     """Turn an unverified ticket into an open one in the default queue and send its confirmation."""
     ticket = p.store.ticket(number)
     if ticket is None or ticket["status"] != "unverified":

@@ -79,7 +79,7 @@ def check_credentials(store: Store, creds: credentials.Credentials, sender: str)
     return OK if credentials.verify(row["password_hash"] if row else None, creds.password) else BAD
 
 
-def record_failure(store: Store, cfg: Config, sender: str, customer_id: str, key: str) -> None:
+def record_credential_failure(store: Store, cfg: Config, sender: str, customer_id: str, key: str) -> None:
     """Count a failed check per sender and per customer ID; start or double a backoff at the limit."""
     a = cfg.authorise
     since = (clock.now() - timedelta(minutes=a.failure_window_minutes)).isoformat(timespec="seconds")

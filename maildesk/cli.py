@@ -133,7 +133,7 @@ def cmd_ticket(args: argparse.Namespace, cfg: Config) -> int:
         from . import access
         daemon = make_daemon(cfg)
         with daemon.store.transaction():
-            ok = access.verify(daemon.pipeline, args.number, "operator")
+            ok = access.verify_ticket(daemon.pipeline, args.number, "operator")
         if not ok:
             print(f"ticket {args.number} is not an unverified ticket", file=sys.stderr)
             return 1

@@ -81,7 +81,7 @@ def _apply(p: Pipeline, number: int, cmds: list[Command], sender: Sender, key: s
     if changes:
         p.store.db["tickets"].update(number, {**changes, "updated": now()})
         p.store.event(number, key, "commands", {"by": sender.address, **changes})
-    if any(c.name == "verify" for c in cmds) and access.verify(p, number, sender.address):
+    if any(c.name == "verify" for c in cmds) and access.verify_ticket(p, number, sender.address):
         changes["verified"] = True
     return changes
 

@@ -48,7 +48,8 @@ class Daemon:
             raise
         except Exception as exc:  # a bug or a mail we cannot handle: count it, never loop on it forever
             key = hashlib.sha256(raw).hexdigest()
-            attempts = self.store.record_failure(key, traceback.format_exc(), uidvalidity=uidvalidity, uid=uid)
+            attempts = self.store.count_processing_failure(key, traceback.format_exc(), uidvalidity=uidvalidity,
+                                                           uid=uid)
             log.error("key:%s #- processing failed (attempt %d of %d): %s\n%s", key[:16], attempts,
                       self.cfg.processing.max_attempts, exc, traceback.format_exc())
             if attempts >= self.cfg.processing.max_attempts:

@@ -16,7 +16,7 @@ import logging
 import re
 
 from . import access, bounces, caps, clock, consultants, crash, credentials
-from .authorise import BAD, OK, authorise, check_credentials, may_write, record_failure
+from .authorise import BAD, OK, authorise, check_credentials, may_write, record_credential_failure
 from .blobs import BlobStore
 from .classify import BOUNCE, HUMAN, classify
 from .config import Config
@@ -229,7 +229,7 @@ class Pipeline:
             return
         if d.reason in (Reason.BAD_CREDENTIALS.value, Reason.CREDENTIALS_BACKOFF.value):
             if d.reason == Reason.BAD_CREDENTIALS.value:  # while a backoff holds, nothing more is sent
-                record_failure(self.store, self.cfg, mail.from_addr, d.customer_id or "", mail.key)
+                record_credential_failure(self.store, self.cfg, mail.from_addr, d.customer_id or "", mail.key)
                 self.notice(mail, "bad_credentials", {"sender": mail.from_addr})
             return
         if sender.role == "stranger":

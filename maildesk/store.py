@@ -196,7 +196,7 @@ class Store:
         self.db["notices"].upsert({"address": address, "kind": kind, "last_sent": stamp}, pk=("address", "kind"))
         return True
 
-    def record_failure(self, key: str, error: str, **facts: Any) -> int:
+    def count_processing_failure(self, key: str, error: str, **facts: Any) -> int:
         """Count one failed processing attempt of a message; returns the attempts so far."""
         with self.transaction():
             row = self.inbound(key)
