@@ -9,7 +9,6 @@ exponentially and are logged once when they start and once when they end.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import traceback
 
@@ -18,6 +17,7 @@ from .config import Config
 from .errors import TransientError
 from .fetch import ImapSource
 from .models import Outcome
+from .parse import message_key
 from .pipeline import Pipeline
 from .send import OutboxSender
 from .store import open_store
@@ -47,7 +47,7 @@ class Daemon:
         except TransientError:
             raise
         except Exception as exc:  # a bug or a mail we cannot handle: count it, never loop on it forever
-            key = hashlib.sha256(raw).hexdigest()
+            key = message_key(raw)
             attempts = self.store.count_processing_failure(key, traceback.format_exc(), uidvalidity=uidvalidity,
                                                            uid=uid)
             log.error("key:%s #- processing failed (attempt %d of %d): %s\n%s", key[:16], attempts,

@@ -51,6 +51,31 @@ _QUOTED_LOCAL = re.compile(r'(?<![^\s<])"([A-Za-z0-9!#$%&\'*+/=?^_`{|}~.-]+)"@')
 _MSGID = re.compile(r"<([^<>\s]{1,250})>")
 
 
+# Fields each delivery adds or rewrites: a message that reaches us twice (two aliases, a second MX, IMAP
+# and an MTA pipe at once) differs only in these, and in CRLF vs LF line ends.
+_TRACE = re.compile(rb"^(?:received|return-path|delivered-to|x-original-to|envelope-to|x-envelope-[\w-]*|"
+                    rb"x-delivered-to|x-spam-[\w-]*|x-virus-[\w-]*|authentication-results|arc-[\w-]*|received-spf|"
+                    rb"dkim-filter|x-ms-exchange-organization-[\w-]*|x-rspamd-[\w-]*|x-uid|status|x-status|"
+                    rb"x-keywords|content-length|lines)\s*:", re.I)
+
+
+def message_key(raw: bytes) -> str:
+    """The identity of a message across deliveries: sha256 of it without trace fields, with LF line ends."""
+    text = raw.replace(b"\r\n", b"\n")
+    head, sep, body = text.partition(b"\n\n")
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):  # a folded continuation belongs to the field above
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = bool(_TRACE.match(line))
+        if not dropping:
+            kept.append(line)
+    return hashlib.sha256(b"\n".join(kept) + sep + body).hexdigest()
+
+
 def clean_header(value: str | None, limit: int = 998) -> str:
     """A header value safe to copy into outgoing mail: no CR/LF/NUL, controls or bidi overrides."""
     if not value:
@@ -263,7 +288,7 @@ def _check_limits(parser: mailparser.MailParser, atts: list[Attachment], limits:
 
 def parse(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMail:
     """Parse one raw message; never raises: a mail that cannot become a ticket carries a `defect` reason."""
-    key = hashlib.sha256(raw).hexdigest()
+    key = message_key(raw)
     crash.point("parse")
     head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
     if len(head) > limits.max_header_bytes:  # RFC 2047 decoding of huge headers takes quadratic time
@@ -382,7 +407,7 @@ class ParseWorker:
             except BrokenProcessPool:  # the worker died (out of memory, a crash in C code)
                 reason = Reason.UNPARSEABLE.value
                 break
-        key = hashlib.sha256(raw).hexdigest()
+        key = message_key(raw)
         log.warning("key:%s #- parse failed: %s", key[:16], reason)
         self.close()
         return _stub(key, raw, reason)

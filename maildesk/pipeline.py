@@ -11,7 +11,6 @@ inside a transaction, which makes the daemon's one coroutine the one writer.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import re
 
@@ -24,7 +23,7 @@ from .errors import NotFound
 from .extract import new_text
 from .models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
 from .notify import Renderer, send_template
-from .parse import ParseWorker
+from .parse import ParseWorker, message_key
 from .rules import local_time, queue_position, route
 from .store import Store, now
 from .thread import find_ticket, format_tag, strip_tag, tag_is_genuine
@@ -74,7 +73,7 @@ class Pipeline:
         """
         if oversized:
             head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0] + b"\r\n\r\n"
-            mail = dataclasses.replace(self.parse(head), raw=raw, key=hashlib.sha256(raw).hexdigest(), text="",
+            mail = dataclasses.replace(self.parse(head), raw=raw, key=message_key(raw), text="",
                                        attachments=(), defect=Reason.TOO_LARGE.value)
             return self._commit(mail, raw, None, uidvalidity, uid, detail=f"{oversized} bytes")
         mail = self.parse(raw)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FIXTURES, eml
+from conftest import FIXTURES, cli, eml
 
 from maildesk.daemon import open_store
 
@@ -46,3 +46,29 @@ def test_the_same_message_twice_in_the_inbox_opens_one_ticket(cfg, customer, dov
     assert store.one("SELECT COUNT(*) AS n FROM tickets")["n"] == 1
     assert dovecot.count(cfg.imap.username, cfg.imap.processed_folder) == 2
     assert [r["kind"] for r in store.all("SELECT kind FROM outbox")] == ["confirmation"]
+
+
+def test_one_message_delivered_through_two_aliases_opens_one_ticket(cfg, customer, smtp, tmp_path):
+    """Each delivery adds its own trace fields (and an MTA pipe may use LF where IMAP uses CRLF)."""
+    raw = eml("new_request", n=1)
+    first = b"Return-Path: <alice@acme.test>\r\nDelivered-To: helpdesk@example.test\r\n" \
+            b"Received: from mx1.example.test by mail.example.test;\r\n Mon, 16 Nov 2026 09:00:01 +0100\r\n" + raw
+    second = (b"Return-Path: <alice@acme.test>\r\nDelivered-To: support@example.test\r\nX-Original-To: "
+              b"support@example.test\r\nReceived: from mx2.example.test by mail.example.test;\r\n"
+              b" Mon, 16 Nov 2026 09:00:07 +0100\r\nX-Spam-Score: 0.1\r\n" + raw).replace(b"\r\n", b"\n")
+    outcomes = []
+    for n, data in enumerate((first, second)):
+        (tmp_path / f"{n}.eml").write_bytes(data)
+        out = cli(cfg, "ingest", str(tmp_path / f"{n}.eml"))
+        assert out.returncode == 0, out.stderr
+        outcomes.append(json.loads(out.stdout))
+    assert [(o["outcome"], o["ticket"], o["duplicate"]) for o in outcomes] == [("new", 1, False), ("new", 1, True)]
+    assert open_store(cfg).one("SELECT COUNT(*) AS n FROM tickets")["n"] == 1
+
+
+def test_a_different_body_is_a_different_message():
+    from maildesk.parse import message_key
+    raw = eml("new_request", n=1)
+    assert message_key(b"Received: from x;\r\n by y\r\n" + raw) == message_key(raw.replace(b"\r\n", b"\n"))
+    assert message_key(raw) != message_key(raw.replace(b"on fire", b"on ice"))
+    assert message_key(raw) != message_key(raw.replace(b"Subject: Printer", b"Subject: Scanner"))
