@@ -11,6 +11,7 @@ inside a transaction, which makes the daemon's one coroutine the one writer.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import re
 
@@ -75,7 +76,9 @@ class Pipeline:
             head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0] + b"\r\n\r\n"
             mail = dataclasses.replace(self.parse(head), raw=raw, key=message_key(raw), text="",
                                        attachments=(), defect=Reason.TOO_LARGE.value)
-            return self._commit(mail, raw, None, uidvalidity, uid, detail=f"{oversized} bytes")
+            return self._commit(mail, raw, None, uidvalidity, uid, detail=f"{oversized} bytes",
+                                legacy=hashlib.sha256(raw).hexdigest())
+        legacy = hashlib.sha256(raw).hexdigest()  # the key before trace fields were ignored (mail from an upgrade)
         mail = self.parse(raw)
         crash.point("process")
         creds = credentials.find(mail.text)
@@ -85,13 +88,14 @@ class Pipeline:
             mail = dataclasses.replace(self.parse(raw), key=mail.key)
             if any(credentials.contains(mail.text.encode(), s) for s in found):  # never seen; never stored either
                 mail = dataclasses.replace(mail, text=credentials.MASK)
-        return self._commit(mail, raw, creds, uidvalidity, uid, force=force, redacted=bool(found))
+        return self._commit(mail, raw, creds, uidvalidity, uid, force=force, redacted=bool(found), legacy=legacy)
 
     def _commit(self, mail: ParsedMail, raw: bytes, creds: credentials.Credentials | None, uidvalidity: int | None,
-                uid: int | None, force: bool = False, detail: str = "", redacted: bool = False) -> Outcome:
+                uid: int | None, force: bool = False, detail: str = "", redacted: bool = False,
+                legacy: str = "") -> Outcome:
         """decide, store files, then one transaction for everything the decision causes."""
         replacement = raw if redacted else None
-        done = self.store.inbound(mail.key)
+        done = self._seen(mail.key, legacy)
         if done and done["outcome"] and not force:
             return self._duplicate(mail, done, replacement)
         decision, sender = self.decide(mail, creds, released=force)
@@ -104,7 +108,7 @@ class Pipeline:
         with self.store.transaction():
             # The claim: BEGIN IMMEDIATE serialises writers, so of two processes holding the same
             # message (an MTA delivering twice) only the first commits; the other finds its outcome here.
-            done = self.store.inbound(mail.key)
+            done = self._seen(mail.key, legacy)
             if done and done["outcome"] and not force:
                 winner = done
             else:
@@ -122,6 +126,10 @@ class Pipeline:
         log.info("%s #%s %s", label(mail), ticket or "-",
                  " ".join(p for p in (decision.kind.value, decision.reason, decision.detail and f"({decision.detail})") if p))
         return Outcome(mail.key, decision.kind, ticket, decision.reason, replacement=replacement)
+
+    def _seen(self, key: str, legacy: str) -> dict | None:
+        """The first outcome of this message, under its key or (mail from before an upgrade) its old key."""
+        return self.store.inbound(key) or (self.store.inbound(legacy) if legacy and legacy != key else None)
 
     def _duplicate(self, mail: ParsedMail, done: dict, replacement: bytes | None) -> Outcome:
         """A message seen before: its first outcome, unchanged, and nothing done again."""

@@ -72,3 +72,17 @@ def test_a_different_body_is_a_different_message():
     assert message_key(b"Received: from x;\r\n by y\r\n" + raw) == message_key(raw.replace(b"\r\n", b"\n"))
     assert message_key(raw) != message_key(raw.replace(b"on fire", b"on ice"))
     assert message_key(raw) != message_key(raw.replace(b"Subject: Printer", b"Subject: Scanner"))
+
+
+def test_a_message_processed_before_the_key_change_is_still_a_duplicate(cfg, customer, smtp, tmp_path):
+    """Mail committed by an older maildesk (key = sha256 of the bytes) but not yet moved is not processed again."""
+    import hashlib
+    raw = b"Received: from mx1.example.test;\r\n Mon, 16 Nov 2026 09:00:01 +0100\r\n" + eml("new_request", n=1)
+    store = open_store(cfg)
+    with store.transaction():
+        store.db["inbound"].insert({"key": hashlib.sha256(raw).hexdigest(), "outcome": "new", "ticket": 7,
+                                    "updated": "2026-11-16T08:00:00+00:00"})
+    (tmp_path / "m.eml").write_bytes(raw)
+    out = json.loads(cli(cfg, "ingest", str(tmp_path / "m.eml")).stdout)
+    assert (out["outcome"], out["ticket"], out["duplicate"]) == ("new", 7, True)
+    assert store.one("SELECT COUNT(*) AS n FROM tickets")["n"] == 0
