@@ -202,7 +202,8 @@ def _redact_part(part: Message, secrets_: set[str]) -> None:
     part["Content-Transfer-Encoding"] = cte
 
 
-def _shows(text: str, secret: str) -> bool:
+def shows(text: str, secret: str) -> bool:
+    """Does the text show the secret (white space runs matching any white space)?"""
     return _pattern(secret).search(text) is not None
 
 
@@ -213,7 +214,7 @@ def contains(raw: bytes, secret: str) -> bool:
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     for part in msg.walk():
         for value in part.values():
-            if _shows(decode_rfc2047(str(value)), secret):
+            if shows(decode_rfc2047(str(value)), secret):
                 return True
         payload = None if part.is_multipart() else part.get_payload(decode=True)
         if not isinstance(payload, bytes):
@@ -223,19 +224,18 @@ def contains(raw: bytes, secret: str) -> bool:
             return True
         if part.get_content_maintype() == "text":
             text = text_of_bytes(payload, charset)
-            if _shows(text, secret) or redact_markup(text, secret) != text or _shows(html_to_text(text), secret):
+            if shows(text, secret) or redact_markup(text, secret) != text or shows(html_to_text(text), secret):
                 return True
     return False
 
 
-def redact(raw: bytes, found: set[str] | str) -> bytes:
+def redact(raw: bytes, secrets_: set[str]) -> bytes:
     """The same message with every copy of each secret replaced by [redacted], in every encoding."""
-    secrets_ = {found} if isinstance(found, str) else set(found)
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     for part in msg.walk():
         for key, value in list(part.items()):
             decoded = decode_rfc2047(str(value))
-            if any(_shows(decoded, s) for s in secrets_):
+            if any(shows(decoded, s) for s in secrets_):
                 for secret in secrets_:
                     decoded = _pattern(secret).sub(MASK, decoded)
                 part.replace_header(key, email.header.Header(decoded, "utf-8").encode())

@@ -99,8 +99,10 @@ def _splitter(lines: list[str], i: int) -> int:
     line = lines[i]
     if _SEPARATOR.match(line):
         return 1
-    if _UNDERSCORES.match(line) and i + 1 < len(lines) and _header_block(lines, i + 1):
-        return 1 + _header_block(lines, i + 1)
+    if _UNDERSCORES.match(line) and i + 1 < len(lines):
+        below = _header_block(lines, i + 1)
+        if below:
+            return 1 + below
     block = _header_block(lines, i)
     if block:
         return block
@@ -210,14 +212,18 @@ def _attributions(lines: list[str], marks: str) -> str:
     return "".join(out)
 
 
+def _count(text: str) -> int:
+    """Non-empty lines: what "N quoted lines hidden" counts."""
+    return sum(1 for ln in text.split("\n") if ln.strip())
+
+
 def new_text(text: str, html: str = "") -> Extracted:
     """The new part of a mail; an HTML-only mail is read with its quote structure as `> ` lines."""
     marked = quoted_text(html) if html else None
     if marked is not None:
         got = latest_reply(marked)
         if got.confident:
-            shown = sum(1 for ln in got.text.split("\n") if ln.strip())
-            return Extracted(got.text, True, max(0, sum(1 for ln in text.split("\n") if ln.strip()) - shown))
+            return Extracted(got.text, True, max(0, _count(text) - _count(got.text)))
     return latest_reply(text)
 
 
@@ -231,16 +237,14 @@ def latest_reply(text: str) -> Extracted:
         # a forward the writer meant to include: nothing in it is history, only a signature goes
         kept = "\n".join(_drop_signature(lines)).strip()
         return Extracted(kept, True, 0) if kept else Extracted(whole, False)
+    head = lines
     if first_s >= 0:
-        head, history = lines[:first_s], lines[first_s:]
-        rest = marks[first_s:]
+        head, rest = lines[:first_s], marks[first_s:]
         if re.search(r"m[me]*t[te]*m", rest):
             return Extracted(whole, False)  # answers written between the quotes
-        below = _below(history, rest) if "m" in rest else []
+        below = _below(lines[first_s:], rest) if "m" in rest else []
         if below:
             head = head + [""] + below
-    else:
-        head, history = lines, []
     head_marks = _attributions(head, mark(head))
     if re.search(r"m[me]*t[te]*m", head_marks):
         return Extracted(whole, False)  # interleaved quotes and answers
@@ -255,8 +259,7 @@ def latest_reply(text: str) -> Extracted:
     result = "\n".join(kept).strip()
     result = re.sub(r"\n{3,}", "\n\n", result)
     if not result and first_s >= 0:  # a clear quote header and nothing above it: no new text at all
-        return Extracted("", True, sum(1 for ln in lines if ln.strip()))
+        return Extracted("", True, _count(whole))
     if not result:
         return Extracted(whole, False)
-    hidden = sum(1 for ln in whole.split("\n") if ln.strip()) - sum(1 for ln in result.split("\n") if ln.strip())
-    return Extracted(result, True, max(0, hidden))
+    return Extracted(result, True, max(0, _count(whole) - _count(result)))

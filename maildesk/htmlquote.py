@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from .parse import html_to_text
+from .parse import VOID_TAGS, html_to_text
 
 _CLASSES = {"gmail_quote", "moz-cite-prefix", "yahoo_quoted", "quote", "protonmail_quote"}
 _TO_END_IDS = {"divrplyfwdmsg", "appendonsend", "appendonmail", "olk_src_body_section", "zwchr",
@@ -43,7 +43,7 @@ class _Marker(HTMLParser):
             self.to_end = self.found = True
             self.out.append(OPEN)
         self.out.append(self.get_starttag_text() or "")
-        if tag not in ("br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base", "source"):
+        if tag not in VOID_TAGS:
             self.stack.append((tag, quote))
             if quote:
                 self.found = True

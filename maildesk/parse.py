@@ -163,7 +163,7 @@ def strict_from(values: list[str] | None) -> tuple[str, str] | None:
 
 MAX_HTML_DEPTH = 256  # deeper nesting is never a real mail; nh3 (html5ever) takes quadratic time on it
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^<>]*?(/?)>")
-_VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base", "source"})
+VOID_TAGS = frozenset({"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base", "source"})
 
 
 def html_depth(markup: str, stop: int = MAX_HTML_DEPTH) -> int:
@@ -171,7 +171,7 @@ def html_depth(markup: str, stop: int = MAX_HTML_DEPTH) -> int:
     depth = deepest = 0
     for m in _TAG.finditer(markup):
         closing, name, selfclosing = m.group(1), m.group(2).lower(), m.group(3)
-        if name in _VOID or selfclosing:
+        if name in VOID_TAGS or selfclosing:
             continue
         depth = max(0, depth - 1) if closing else depth + 1
         deepest = max(deepest, depth)

@@ -72,13 +72,12 @@ class Pipeline:
 
         `oversized` (its size) marks a message over limits.max_message_bytes: only its header is parsed.
         """
+        legacy = hashlib.sha256(raw).hexdigest()  # the key before trace fields were ignored (mail from an upgrade)
         if oversized:
             head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0] + b"\r\n\r\n"
             mail = dataclasses.replace(self.parse(head), raw=raw, key=message_key(raw), text="",
                                        attachments=(), defect=Reason.TOO_LARGE.value)
-            return self._commit(mail, raw, None, uidvalidity, uid, detail=f"{oversized} bytes",
-                                legacy=hashlib.sha256(raw).hexdigest())
-        legacy = hashlib.sha256(raw).hexdigest()  # the key before trace fields were ignored (mail from an upgrade)
+            return self._commit(mail, raw, None, uidvalidity, uid, detail=f"{oversized} bytes", legacy=legacy)
         mail = self.parse(raw)
         crash.point("process")
         creds = credentials.find(mail.text)
@@ -86,7 +85,7 @@ class Pipeline:
         if found:  # before anything is stored: every copy we keep is the redacted one
             raw = credentials.redact(raw, found)
             mail = dataclasses.replace(self.parse(raw), key=mail.key)
-            if any(credentials.contains(mail.text.encode(), s) for s in found):  # never seen; never stored either
+            if any(credentials.shows(mail.text, s) for s in found):  # never seen; never stored either
                 mail = dataclasses.replace(mail, text=credentials.MASK)
         return self._commit(mail, raw, creds, uidvalidity, uid, force=force, redacted=bool(found), legacy=legacy)
 
@@ -241,14 +240,15 @@ class Pipeline:
             return
         if sender.role == "stranger":
             return  # caps are for strangers: they hear nothing more than the one explanation above
+        why = held_reason(d, self.cfg)
         if d.reason == Reason.TOO_LARGE.value:
             self.notice(mail, "too_large", {"subject": mail.subject, "size_mb": round(int(d.detail.split()[0]) / 2**20, 1),
                                             "limit_mb": round(self.cfg.limits.max_message_bytes / 2**20, 1)})
         elif self.store.notice_allowed(mail.from_addr, f"held:{d.reason}", 1):
             self._send("held", mail, None, self._language(sender), {
-                "ticket": None, "reason": d.reason, "why": held_reason(d, self.cfg),
+                "ticket": None, "reason": d.reason, "why": why,
                 "limit": self.cfg.limits.new_tickets_per_hour})
-        consultants.notify_held(self, mail, sender, d.reason, held_reason(d, self.cfg), qid)
+        consultants.notify_held(self, mail, sender, d.reason, why, qid)
 
     def _language(self, sender: Sender) -> str:
         row = self.store.one("SELECT language FROM customers WHERE id = ?", (sender.customer_id,)) \
