@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from maildesk.authorise import check_credentials
-from maildesk.credentials import Credentials
-from maildesk.customers import add_customer
-from maildesk.store import Store
+from maildesk.act.customers import add_customer
+from maildesk.decide.authorise import check_credentials
+from maildesk.inbound.credentials import Credentials
+from maildesk.store.db import Store
 
 
 def main() -> None:

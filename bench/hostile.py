@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from maildesk.config import Limits  # noqa: E402
-from maildesk.parse import parse  # noqa: E402
+from maildesk.config import Limits
+from maildesk.inbound.parse import parse
 
 INPUTS = {
     "1.1 MB subject of encoded words": ("From: a@b.test\r\nSubject: " + " ".join(["=?utf-8?q?abc?="] * 70000)

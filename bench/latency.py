@@ -23,7 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from maildesk.testing import PASSWORD, Dovecot, SmtpSink
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the test servers (not installed)
+from servers import PASSWORD, Dovecot, SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,10 +77,10 @@ def main() -> None:
         (work / "rules.toml").write_text(RULES.format(imap_port=imap.port,
                                                       smtp_port=smtp.port, password=PASSWORD))
         cfg = ["--config", str(work / "rules.toml")]
-        subprocess.run([sys.executable, "-m", "maildesk.cli", *cfg, "customer", "add", "1", "--name", "ACME",
+        subprocess.run([sys.executable, "-m", "maildesk", *cfg, "customer", "add", "1", "--name", "ACME",
                         *sum((["--contact", f"c{i}@acme.test"] for i in range(args.latency_mails + args.batch_mails)),
                              [])], check=True, capture_output=True)
-        daemon = subprocess.Popen([sys.executable, "-m", "maildesk.cli", *cfg, "run"],
+        daemon = subprocess.Popen([sys.executable, "-m", "maildesk", *cfg, "run"],
                                   stderr=open(work / "daemon.log", "w"))
         time.sleep(2)  # connected and idling
 

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from maildesk.config import Limits  # noqa: E402
-from maildesk.extract import new_text  # noqa: E402
-from maildesk.parse import parse  # noqa: E402
+from maildesk.inbound.extract import new_text  # noqa: E402
+from maildesk.inbound.parse import parse  # noqa: E402
 
 CASES = ROOT / "tests" / "replies"
 

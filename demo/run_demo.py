@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from maildesk.testing import PASSWORD, Dovecot, SmtpSink
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the test servers (not installed)
+from servers import PASSWORD, Dovecot, SmtpSink
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -25,7 +26,7 @@ RUN = HERE / "run"
 
 
 def maildesk(*args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "maildesk.cli", "--config", str(RUN / "rules.toml"), *args],
+    out = subprocess.run([sys.executable, "-m", "maildesk", "--config", str(RUN / "rules.toml"), *args],
                          capture_output=True, text=True, check=True)
     return out.stdout
 
@@ -79,7 +80,7 @@ def main() -> None:
         print(maildesk("contact", "add", "12345678", "bob@acme.test"), end="")
         print(maildesk("check"))
 
-        daemon = subprocess.Popen([sys.executable, "-m", "maildesk.cli", "--config", str(RUN / "rules.toml"), "run"],
+        daemon = subprocess.Popen([sys.executable, "-m", "maildesk", "--config", str(RUN / "rules.toml"), "run"],
                                   stderr=open(RUN / "daemon.log", "w"))
         user = "helpdesk@example.test"
         for i, path in enumerate(sorted((HERE / "mails").glob("*.eml")), 1):

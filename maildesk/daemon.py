@@ -12,15 +12,15 @@ import asyncio
 import logging
 import traceback
 
-from . import crash, schedule, shutdown
-from .config import Config
-from .errors import TransientError
-from .fetch import ImapSource
-from .models import Outcome
-from .parse import message_key
-from .pipeline import Pipeline
-from .send import OutboxSender
-from .store import open_store
+from maildesk import crash, schedule, shutdown
+from maildesk.config import Config
+from maildesk.errors import TransientError
+from maildesk.inbound.fetch import ImapSource
+from maildesk.inbound.parse import message_key
+from maildesk.models import Outcome
+from maildesk.outbound.smtp import OutboxSender
+from maildesk.pipeline import Pipeline
+from maildesk.store.db import open_store
 
 log = logging.getLogger("maildesk.daemon")
 flog = logging.getLogger("maildesk.fetch")

@@ -15,19 +15,22 @@ import hashlib
 import logging
 import re
 
-from . import access, bounces, caps, clock, consultants, crash, credentials
-from .authorise import BAD, OK, authorise, check_credentials, may_write, record_credential_failure
-from .blobs import BlobStore
-from .classify import BOUNCE, HUMAN, classify
-from .config import Config
-from .errors import NotFound
-from .extract import new_text
-from .models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
-from .notify import Renderer, send_template
-from .parse import ParseWorker, message_key
-from .rules import local_time, queue_position, route
-from .store import Store, now
-from .thread import find_ticket, format_tag, strip_tag, tag_is_genuine
+from maildesk import clock, crash
+from maildesk.act import access, consultants
+from maildesk.config import Config
+from maildesk.decide import bounces, caps
+from maildesk.decide.authorise import BAD, OK, authorise, check_credentials, may_write, record_credential_failure
+from maildesk.decide.classify import BOUNCE, HUMAN, classify
+from maildesk.decide.route import local_time, queue_position, route
+from maildesk.decide.thread import find_ticket, format_tag, strip_tag, tag_is_genuine
+from maildesk.errors import NotFound
+from maildesk.inbound import credentials
+from maildesk.inbound.extract import new_text
+from maildesk.inbound.parse import ParseWorker, message_key
+from maildesk.models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
+from maildesk.outbound.notify import Renderer, send_template
+from maildesk.store.blobs import BlobStore
+from maildesk.store.db import Store, now
 
 log = logging.getLogger("maildesk.pipeline")
 

@@ -10,14 +10,14 @@ keeps a single SQLite writer.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from . import clock
-from .config import Config
-from .send import OutboxSender
-from .store import Store
+from maildesk import clock
+from maildesk.config import Config
+from maildesk.outbound.smtp import OutboxSender
+from maildesk.store.db import Store
 
 log = logging.getLogger("maildesk.schedule")
 
@@ -34,11 +34,11 @@ def housekeeping(store: Store, cfg: Config, sender: OutboxSender) -> None:
 
 def start(cfg: Config, store: Store, sender: OutboxSender) -> AsyncIOScheduler:
     """Start the scheduler on the running loop and return it (call .shutdown() to stop)."""
-    sched = AsyncIOScheduler(timezone=timezone.utc)
+    sched = AsyncIOScheduler(timezone=UTC)
     tick = max(1, min(cfg.smtp.retry_base, 15))
     sched.add_job(sender.wake.set, "interval", seconds=tick, id="outbox-retry", coalesce=True, max_instances=1)
     sched.add_job(housekeeping, "interval", hours=1, args=(store, cfg, sender), id="housekeeping", coalesce=True,
                   # the scheduler runs on the real clock; only what the jobs decide reads maildesk's clock
-                  max_instances=1, next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
+                  max_instances=1, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
     sched.start()
     return sched

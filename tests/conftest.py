@@ -8,14 +8,15 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
+from servers import PASSWORD, Dovecot, SmtpSink
 
+from maildesk.act.customers import add_customer
 from maildesk.config import Config, load
-from maildesk.customers import add_customer
 from maildesk.daemon import Daemon, open_store
-from maildesk.testing import PASSWORD, Dovecot, SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -115,10 +116,10 @@ def customer_factory():
 @pytest.fixture
 def frozen_clock():
     """An injected clock the test moves by hand."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from maildesk import clock
-    state = {"now": datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)}
+    state = {"now": datetime(2026, 11, 16, 9, 0, tzinfo=UTC)}
     clock.set_source(lambda: state["now"])
     yield state
     clock.set_source(None)
@@ -147,5 +148,5 @@ def run_once(cfg: Config) -> None:
 
 def cli(cfg: Config, *args: str, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
     """Run the real `maildesk` command in a child process."""
-    return subprocess.run([sys.executable, "-m", "maildesk.cli", "--config", str(cfg.path), *args],
+    return subprocess.run([sys.executable, "-m", "maildesk", "--config", str(cfg.path), *args],
                           capture_output=True, text=True, input=stdin, env={**os.environ, **(env or {})}, timeout=120)

@@ -11,7 +11,7 @@ from maildesk.config import load
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "maildesk.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "maildesk", *args], capture_output=True, text=True, cwd=cwd)
 
 
 def test_init_writes_a_working_sample(tmp_path):
@@ -32,7 +32,7 @@ def test_check_reports_each_part(cfg):
 
 
 def test_check_names_what_is_unreachable(make_config):
-    from maildesk.testing import free_port
+    from servers import free_port
     cfg = make_config(imap_port=free_port(), smtp_port=free_port())
     out = cli(cfg, "check")
     assert out.returncode == 1

@@ -19,7 +19,7 @@ def test_same_message_piped_into_ingest_at_once_opens_one_ticket(make_config, cu
     cfg = make_config(jana_queues='"general"')
     customer_factory(cfg)
     (tmp_path / "m.eml").write_bytes(eml("new_request_attachment", n=1))
-    argv = [sys.executable, "-m", "maildesk.cli", "--config", str(cfg.path), "ingest", str(tmp_path / "m.eml")]
+    argv = [sys.executable, "-m", "maildesk", "--config", str(cfg.path), "ingest", str(tmp_path / "m.eml")]
     procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
              for _ in range(processes)]
     results = [(p.wait(timeout=100), p.stdout.read(), p.stderr.read()) for p in procs]
@@ -67,7 +67,7 @@ def test_one_message_delivered_through_two_aliases_opens_one_ticket(cfg, custome
 
 
 def test_a_different_body_is_a_different_message():
-    from maildesk.parse import message_key
+    from maildesk.inbound.parse import message_key
     raw = eml("new_request", n=1)
     assert message_key(b"Received: from x;\r\n by y\r\n" + raw) == message_key(raw.replace(b"\r\n", b"\n"))
     assert message_key(raw) != message_key(raw.replace(b"on fire", b"on ice"))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import eml, run_once
 
+from maildesk.cli.views import ticket_record
 from maildesk.daemon import open_store
-from maildesk.extract import latest_reply
-from maildesk.parse import parse
-from maildesk.views import ticket_record
+from maildesk.inbound.extract import latest_reply
+from maildesk.inbound.parse import parse
 
 PETR = '''
 [[consultant]]

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import cli, eml, run_once
 
-from maildesk import credentials
-from maildesk.authorise import BAD, check_credentials
-from maildesk.customers import add_contact
+from maildesk.act.customers import add_contact
+from maildesk.cli.views import ticket_record
 from maildesk.daemon import open_store
-from maildesk.views import ticket_record
+from maildesk.decide.authorise import BAD, check_credentials
+from maildesk.inbound import credentials
 
 PASSWORD = "Žluťoučký-kůň-9"  # non-ASCII on purpose: it must vanish in every charset and encoding
 

@@ -11,13 +11,14 @@ from datetime import timedelta
 import pytest
 from conftest import FIXTURES, eml
 
-from maildesk import bounces, caps, credentials
+from maildesk.act.customers import add_contact, add_customer
 from maildesk.config import Config, Limits, load
-from maildesk.customers import add_contact, add_customer
+from maildesk.decide import bounces, caps
+from maildesk.inbound import credentials
+from maildesk.inbound.parse import parse
 from maildesk.models import Kind, Sender
-from maildesk.parse import parse
 from maildesk.pipeline import Pipeline
-from maildesk.store import Store, now
+from maildesk.store.db import Store, now
 
 LIMITS = Limits(parse_timeout=0)
 RULES = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from maildesk.cli import build_parser
+from maildesk.cli.main import build_parser
 from maildesk.config import schema
 from maildesk.models import Reason
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from conftest import ROOT
 
-from maildesk.commands import Command, parse_commands
 from maildesk.config import load
-from maildesk.extract import latest_reply
+from maildesk.decide.commands import Command, parse_commands
+from maildesk.inbound.extract import latest_reply
 
 CFG = load(ROOT / "rules.toml")
 

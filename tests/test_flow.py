@@ -7,8 +7,8 @@ import json
 
 from conftest import cli, eml, run_once
 
+from maildesk.cli.views import ticket_record
 from maildesk.daemon import open_store
-from maildesk.views import ticket_record
 
 
 def test_new_request_gets_confirmation_with_tag(cfg, customer, dovecot, smtp):

@@ -7,11 +7,11 @@ import logging
 
 import pytest
 from conftest import RULES, eml, run_once, until
+from servers import PASSWORD, Dovecot
 
+from maildesk.act.customers import add_customer
 from maildesk.config import load
-from maildesk.customers import add_customer
 from maildesk.daemon import Daemon, open_store
-from maildesk.testing import PASSWORD, Dovecot
 
 
 @pytest.fixture

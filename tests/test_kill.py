@@ -28,7 +28,7 @@ def test_sigkill_during_a_batch_loses_nothing_and_duplicates_no_ticket(make_conf
     seed = int(os.environ.get("MAILDESK_KILL_SEED", "20261122"))
     rng = random.Random(seed)
     kills = 0
-    cmd = [sys.executable, "-m", "maildesk.cli", "--config", str(cfg.path), "run"]
+    cmd = [sys.executable, "-m", "maildesk", "--config", str(cfg.path), "run"]
     while dovecot.count(cfg.imap.username, "INBOX") and kills < 8:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.3, 1.2))

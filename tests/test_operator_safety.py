@@ -7,11 +7,11 @@ import json
 import pytest
 from conftest import cli, eml, run_once
 
+from maildesk.act.customers import add_contact
+from maildesk.cli.views import safe
 from maildesk.config import Limits
-from maildesk.customers import add_contact
 from maildesk.daemon import open_store
-from maildesk.parse import parse
-from maildesk.views import safe
+from maildesk.inbound.parse import parse
 
 HOSTILE = ("Printer \x1b]52;c;cm0gLXJmIC8K\x07 broken \x1b[2J\x1b[3J gone \x9b31m red \u202eexe.txt "
            "\x1b]8;;http://evil.test\x1b\\link\x1b]8;;\x1b\\ \x08\x08\x08hidden\r over\u2028x")

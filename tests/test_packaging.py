@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, cli, eml
+from servers import PASSWORD
 
 from maildesk.config import load
-from maildesk.notify import Renderer
-from maildesk.testing import PASSWORD
+from maildesk.outbound.notify import Renderer
 
 
 def sh(*args: str | Path, cwd: Path | None = None, timeout: int = 240, **kw) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from conftest import eml
 
-from maildesk.parse import clean_header, parse, strict_from
+from maildesk.inbound.parse import clean_header, parse, strict_from
 
 
 def test_encoded_subject_and_rfc2231_attachment_name():
@@ -100,7 +100,7 @@ def test_strict_from_reads_encoded_words_and_comments_as_atoms(value, expected):
     ("", "part-2.\\tml"),
 ])
 def test_attachment_display_names(name, expected):
-    from maildesk.attachments import display_name
+    from maildesk.inbound.attachments import display_name
     got = display_name(name, "part-1" if name else "part-2.\\tml")
     assert got == (expected if expected != "part-2.\\tml" else "part-2._tml")
 

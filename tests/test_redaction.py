@@ -6,9 +6,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from maildesk import credentials
 from maildesk.config import Limits
-from maildesk.parse import parse
+from maildesk.inbound import credentials
+from maildesk.inbound.parse import parse
 
 SECRET = "correct horse battery"
 LIMITS = Limits(parse_timeout=0)

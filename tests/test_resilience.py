@@ -8,10 +8,10 @@ import time
 
 import pytest
 from conftest import cli, eml, run_once, until
+from servers import SmtpSink
 
 from maildesk import crash, pipeline
 from maildesk.daemon import Daemon, open_store
-from maildesk.testing import SmtpSink
 
 
 async def test_smtp_down_then_up_delivers_once_and_logs_once(cfg, customer, dovecot, smtp, caplog):

@@ -12,10 +12,10 @@ from datetime import timedelta
 
 import pytest
 from conftest import cli, eml, run_once, until
+from servers import StallingProxy
 
+from maildesk.cli.views import ticket_record
 from maildesk.daemon import Daemon, open_store
-from maildesk.testing import StallingProxy
-from maildesk.views import ticket_record
 
 
 def outcome_counts(cfg) -> dict:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from conftest import eml, run_once
+from servers import StallingProxy, free_port
 
 from maildesk.daemon import open_store
-from maildesk.testing import StallingProxy, free_port
 
 
 class Running:
@@ -22,7 +22,7 @@ class Running:
 
     def __init__(self, cfg, env: dict | None = None) -> None:
         self.log = Path(cfg.path).parent / "daemon.log"
-        self.proc = subprocess.Popen([sys.executable, "-m", "maildesk.cli", "--config", str(cfg.path), "run"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "maildesk", "--config", str(cfg.path), "run"],
                                      stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
                                      env={**os.environ, **(env or {})})
 

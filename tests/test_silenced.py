@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from conftest import cli, eml, run_once
 
-from maildesk import bounces
 from maildesk.daemon import Daemon, open_store
-from maildesk.store import now
+from maildesk.decide import bounces
+from maildesk.store.db import now
 
 
 def _confirm_then_bounce(cfg, dovecot, bounce: str) -> None:

@@ -11,9 +11,9 @@ from email.message import EmailMessage
 from conftest import cli, eml, run_once
 from test_robust import tnef
 
-from maildesk.blobs import BlobStore
+from maildesk.cli.fsck import GRACE, fsck
 from maildesk.daemon import open_store
-from maildesk.fsck import GRACE, fsck
+from maildesk.store.blobs import BlobStore
 
 
 def blob_files(cfg) -> list:

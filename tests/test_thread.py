@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from maildesk.thread import strip_tag, tagged_number
+from maildesk.decide.thread import strip_tag, tagged_number
 
 
 @pytest.mark.parametrize("subject", [

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiosmtplib
 
-from .config import Config
-from .errors import MaildeskError
-from .fetch import ImapSource
-from .notify import check_templates
-from .send import smtp_args
-from .store import Store
-from .views import safe
+from maildesk.cli.views import safe
+from maildesk.config import Config
+from maildesk.errors import MaildeskError
+from maildesk.inbound.fetch import ImapSource
+from maildesk.outbound.notify import check_templates
+from maildesk.outbound.smtp import smtp_args
+from maildesk.store.db import Store
 
 
 def report(ok: bool, what: str, detail: str = "") -> bool:
@@ -41,7 +39,7 @@ async def check_smtp(cfg: Config) -> bool:
         await client.connect()
         await client.quit()
         return report(True, f"SMTP {s.host}:{s.port}", "connected" + (" and logged in" if s.username else ""))
-    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, MaildeskError) as exc:
+    except (TimeoutError, aiosmtplib.SMTPException, OSError, MaildeskError) as exc:
         return report(False, f"SMTP {s.host}:{s.port}", f"{exc.__class__.__name__}: {exc}")
 
 

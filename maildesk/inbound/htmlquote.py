@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from .parse import VOID_TAGS, html_to_text
+from maildesk.inbound.parse import VOID_TAGS, html_to_text
 
 _CLASSES = {"gmail_quote", "moz-cite-prefix", "yahoo_quoted", "quote", "protonmail_quote"}
 _TO_END_IDS = {"divrplyfwdmsg", "appendonsend", "appendonmail", "olk_src_body_section", "zwchr",

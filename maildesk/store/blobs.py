@@ -13,7 +13,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from .errors import StorageBusy
+from maildesk.errors import StorageBusy
 
 
 class BlobStore:

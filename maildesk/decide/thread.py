@@ -12,9 +12,9 @@ import hashlib
 import hmac
 import re
 
-from .config import Config
-from .models import ParsedMail
-from .store import Store
+from maildesk.config import Config
+from maildesk.models import ParsedMail
+from maildesk.store.db import Store
 
 PREFIXES = ("re", "fw", "fwd", "aw", "wg", "odp", "pd", "vs", "sv", "tr", "r", "rif", "antw", "fs")
 _PREFIX_RE = re.compile(r"^\s*(?:(?:" + "|".join(PREFIXES) + r")\s*(?:\[\d+\])?\s*:\s*)+", re.I)

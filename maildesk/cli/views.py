@@ -7,9 +7,8 @@ import re
 import sys
 from typing import TextIO
 
-from .config import Config
-from .store import Store, now
-
+from maildesk.config import Config
+from maildesk.store.db import Store, now
 
 # C0 and C1 controls (ESC and CSI start terminal escape sequences), DEL, zero-width and bidi controls,
 # line and paragraph separators: what a mail could use to rewrite or hide things on the operator's terminal.
@@ -197,7 +196,7 @@ def contact_show(store: Store, cfg: Config, addr: str) -> int:
         say(f"{addr} is a consultant ({consultant.name}; queues {', '.join(consultant.queues) or '-'})")
     if rows:
         say(table(rows, ["customer_id", "name", "admin", "added_by", "created"]))
-    from .bounces import flagged  # flufl.bounce is only worth loading here
+    from maildesk.decide.bounces import flagged  # flufl.bounce is only worth loading here
     flag = flagged(store, cfg, addr)
     if flag:
         say(f"hard bounce at {flag['at']} (outbox {flag['outbox'] or '-'}): automatic mail to it stops until it writes "

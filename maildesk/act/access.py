@@ -15,14 +15,21 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from . import caps
-from .customers import InputError, add_contact_in_tx, check_email, contact_commands, is_admin, remove_contact
-from .models import ParsedMail, Sender
-from .notify import send_template
-from .store import now
+from maildesk.act.customers import (
+    InputError,
+    add_contact_in_tx,
+    check_email,
+    contact_commands,
+    is_admin,
+    remove_contact,
+)
+from maildesk.decide import caps
+from maildesk.models import ParsedMail, Sender
+from maildesk.outbound.notify import send_template
+from maildesk.store.db import now
 
 if TYPE_CHECKING:
-    from .pipeline import Pipeline
+    from maildesk.pipeline import Pipeline
 
 log = logging.getLogger("maildesk.auth")
 

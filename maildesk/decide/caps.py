@@ -19,9 +19,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from . import bounces, clock
-from .config import Config
-from .store import Store
+from maildesk import clock
+from maildesk.config import Config
+from maildesk.decide import bounces
+from maildesk.store.db import Store
 
 AUTO_REPLIES = ("confirmation", "unknown_sender", "bad_credentials", "too_large", "held")
 STRANGER_NOTICES = ("unknown_sender", "bad_credentials")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import os
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -118,7 +118,7 @@ class Dovecot:
                        check=True, capture_output=True)
         os.chmod(self.root / "key.pem", 0o644)
 
-    def start(self) -> "Dovecot":
+    def start(self) -> Dovecot:
         subprocess.run(["dovecot", "-c", str(self.conf)], check=True)
         self.running = True
         wait_port(self.port)
@@ -223,7 +223,7 @@ class SmtpSink:
             self.arrived.notify_all()
         return "250 OK"
 
-    def start(self) -> "SmtpSink":
+    def start(self) -> SmtpSink:
         from aiosmtpd.controller import Controller
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()

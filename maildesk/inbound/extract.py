@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .htmlquote import quoted_text
+from maildesk.inbound.htmlquote import quoted_text
 
 _WROTE = (r"wrote|a\s+écrit|schrieb|schreef|geschreven|napisał(?:\(a\)|a)?|skrev|escribió|ha\s+scritto|"
           r"scrisse|escreveu|napsal(?:\(a\)|a)?|napísal(?:\(a\)|a)?|написал(?:\(а\)|а)?|kirjoitti|írta|"

@@ -9,18 +9,18 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from . import access
-from .commands import Command, parse_commands
-from .config import Consultant
-from .extract import Extracted, new_text
-from .models import ParsedMail, Sender
-from .notify import send_template
-from .rules import local_time
-from .store import now
-from .thread import format_tag
+from maildesk.act import access
+from maildesk.config import Consultant
+from maildesk.decide.commands import Command, parse_commands
+from maildesk.decide.route import local_time
+from maildesk.decide.thread import format_tag
+from maildesk.inbound.extract import Extracted, new_text
+from maildesk.models import ParsedMail, Sender
+from maildesk.outbound.notify import send_template
+from maildesk.store.db import now
 
 if TYPE_CHECKING:
-    from .pipeline import Pipeline
+    from maildesk.pipeline import Pipeline
 
 log = logging.getLogger("maildesk.consultants")
 

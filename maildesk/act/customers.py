@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 
 import email_validator
-
 from argon2 import PasswordHasher
 
-from .errors import MaildeskError
-from .store import Store, now
+from maildesk.errors import MaildeskError
+from maildesk.store.db import Store, now
 
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

@@ -18,7 +18,7 @@ import unicodedata
 import filetype
 from tnefparse.tnef import TNEF
 
-from .models import Attachment
+from maildesk.models import Attachment
 
 log = logging.getLogger("maildesk.parse")
 

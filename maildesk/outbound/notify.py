@@ -24,15 +24,15 @@ from typing import Any
 
 import jinja2
 
-from . import caps
-from .blobs import BlobStore
-from .classify import LOOP_HEADER
-from .config import Config
-from .errors import ConfigError
-from .models import Attachment
-from .parse import clean_header
-from .samples import SAMPLES
-from .store import Store, now
+from maildesk.config import Config
+from maildesk.decide import caps
+from maildesk.decide.classify import LOOP_HEADER
+from maildesk.errors import ConfigError
+from maildesk.inbound.parse import clean_header
+from maildesk.models import Attachment
+from maildesk.outbound.samples import SAMPLES
+from maildesk.store.blobs import BlobStore
+from maildesk.store.db import Store, now
 
 log = logging.getLogger("maildesk.notify")
 

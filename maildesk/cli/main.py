@@ -6,29 +6,28 @@ import argparse
 import asyncio
 import json
 import logging
+import sys
 from importlib import resources
 from importlib.resources.abc import Traversable
-import sys
 from pathlib import Path
-
-from .config import Config, config_path, load
 from typing import TYPE_CHECKING
 
-from . import views
-from .blobs import BlobStore
-from .customers import InputError, add_contact, add_customer, remove_contact, set_password
-from .errors import ConfigError, MaildeskError, NotFound, TransientError
-from .store import open_store
+from maildesk.act.customers import InputError, add_contact, add_customer, remove_contact, set_password
+from maildesk.cli import views
+from maildesk.config import Config, config_path, load
+from maildesk.errors import ConfigError, MaildeskError, NotFound, TransientError
+from maildesk.store.blobs import BlobStore
+from maildesk.store.db import open_store
 
 if TYPE_CHECKING:
-    from .daemon import Daemon
+    from maildesk.daemon import Daemon
 
 # Commands that only read the database import only the store: an operator's `ticket list` (and every
 # test that calls the CLI) should not pay for loading IMAP, SMTP, scheduler and parser libraries.
 
 
 def make_daemon(cfg: Config) -> Daemon:
-    from .daemon import Daemon
+    from maildesk.daemon import Daemon
     return Daemon(cfg)
 
 EX_TEMPFAIL = 75  # sysexits.h: what MTAs expect for "try again later"
@@ -67,7 +66,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace, cfg: Config) -> int:
-    from .check import run_checks
+    from maildesk.cli.check import run_checks
     return 0 if asyncio.run(run_checks(cfg)) else 1
 
 
@@ -130,7 +129,7 @@ def cmd_contact(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_ticket(args: argparse.Namespace, cfg: Config) -> int:
     if args.action == "verify":
-        from . import access
+        from maildesk.act import access
         daemon = make_daemon(cfg)
         with daemon.store.transaction():
             ok = access.verify_ticket(daemon.pipeline, args.number, "operator")
@@ -177,7 +176,7 @@ def cmd_outbox(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_fsck(args: argparse.Namespace, cfg: Config) -> int:
-    from .fsck import GRACE, fsck
+    from maildesk.cli.fsck import GRACE, fsck
     result = fsck(open_store(cfg), BlobStore(cfg.data_dir / "blobs"), dry_run=args.dry_run)
     for path in result.orphans:
         views.say(f"{'would remove' if args.dry_run else 'removed'} {path}")

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 
 import aiosmtplib
 
-from . import clock, crash
-from .blobs import BlobStore
-from .config import Config, secret, tls_context
-from .notify import attach
-from .store import Store, now
+from maildesk import clock, crash
+from maildesk.config import Config, secret, tls_context
+from maildesk.outbound.notify import attach
+from maildesk.store.blobs import BlobStore
+from maildesk.store.db import Store, now
 
 log = logging.getLogger("maildesk.smtp")
 
@@ -133,7 +133,7 @@ class OutboxSender:
             else:
                 self._retry(row, f"{exc.code} {exc.message}")
             return False
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             self._server_down(exc)
             self._retry(row, f"{exc.__class__.__name__}: {exc}")
             return None

@@ -19,9 +19,9 @@ from typing import Any
 
 import sqlite_utils
 
-from . import clock
-from .config import Config
-from .errors import StorageBusy
+from maildesk import clock
+from maildesk.config import Config
+from maildesk.errors import StorageBusy
 
 MIGRATIONS: list[str] = [
     """

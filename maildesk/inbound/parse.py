@@ -8,34 +8,35 @@ parser-confusion forms of CVE-2023-27043 (e.g. `alice@x.org)<bob@y.org>`).
 from __future__ import annotations
 
 import base64
-import dataclasses
 import binascii
 import ctypes
-import os
-import signal
-import time
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
+import dataclasses
 import email.errors
 import email.header
 import email.utils
 import hashlib
 import html
 import logging
+import multiprocessing
+import os
 import re
+import signal
+import time
 import unicodedata
-from datetime import timezone
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC
 from email.message import Message
 
 import mailparser
 import nh3
 
-from . import attachments, clock, crash, shutdown
-from .config import Limits
-from .errors import ShuttingDown
-from .models import Attachment, ParsedMail, Reason
+from maildesk import clock, crash, shutdown
+from maildesk.config import Limits
+from maildesk.errors import ShuttingDown
+from maildesk.inbound import attachments
+from maildesk.models import Attachment, ParsedMail, Reason
 
 DEFAULT_LIMITS = Limits()
 _BODY_TYPES = {"text/plain", "text/html"}
@@ -212,8 +213,8 @@ def _date(value: object) -> str:
     if d is None:
         d = clock.now()
     if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
-    return d.astimezone(timezone.utc).isoformat(timespec="seconds")
+        d = d.replace(tzinfo=UTC)
+    return d.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _addresses(values: list[str] | None) -> tuple[str, ...]:

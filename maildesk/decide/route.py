@@ -7,11 +7,11 @@ a mail on Friday evening is due on Monday, not at midnight.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .config import WEEKDAYS, Config, Hours
-from .store import Store
+from maildesk.config import WEEKDAYS, Config, Hours
+from maildesk.store.db import Store
 
 
 @dataclass(frozen=True)
@@ -36,17 +36,17 @@ def add_support_hours(start: datetime, hours: float, cfg: Hours) -> datetime:
     left = timedelta(hours=hours)
     days = {WEEKDAYS.index(d) for d in cfg.days}
     if not days or open_t >= close_t:
-        return (start + left).astimezone(timezone.utc)
+        return (start + left).astimezone(UTC)
     for _ in range(3660):  # at most ten years of days; a safety bound, not a real limit
         day_open = datetime.combine(t.date(), open_t, tz)
         day_close = datetime.combine(t.date(), close_t, tz)
         if t.weekday() in days and t < day_close:
             begin = max(t, day_open)
             if begin + left <= day_close:
-                return (begin + left).astimezone(timezone.utc)
+                return (begin + left).astimezone(UTC)
             left -= day_close - begin
         t = datetime.combine(t.date() + timedelta(days=1), time(0), tz)
-    return (start + timedelta(hours=hours)).astimezone(timezone.utc)
+    return (start + timedelta(hours=hours)).astimezone(UTC)
 
 
 def local_time(moment: datetime | str | None, cfg: Hours) -> str:

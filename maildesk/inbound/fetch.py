@@ -16,9 +16,9 @@ import re
 import aioimaplib
 from aioimaplib import quoted
 
-from . import shutdown
-from .config import Config, secret, tls_context
-from .errors import MailServerDown
+from maildesk import shutdown
+from maildesk.config import Config, secret, tls_context
+from maildesk.errors import MailServerDown
 
 log = logging.getLogger("maildesk.fetch")
 # aioimaplib's DEBUG log is the IMAP wire: whole mails, passwords included. It never reaches a log, not even with -v.
@@ -60,7 +60,7 @@ class ImapSource:
             if resp.result != "OK":
                 raise MailServerDown(f"cannot select {c.mailbox}: {_text(resp)}")
             self.uidvalidity = _uidvalidity(resp)
-        except (OSError, asyncio.TimeoutError, aioimaplib.AioImapException) as exc:
+        except (TimeoutError, OSError, aioimaplib.AioImapException) as exc:
             await self.close()
             raise MailServerDown(f"IMAP {c.host}:{c.port}: {exc.__class__.__name__}: {exc}") from exc
 
@@ -98,7 +98,7 @@ class ImapSource:
         try:
             async with asyncio.timeout(self.cfg.imap.timeout):
                 return await coro
-        except (OSError, asyncio.TimeoutError, aioimaplib.AioImapException) as exc:
+        except (TimeoutError, OSError, aioimaplib.AioImapException) as exc:
             self.lost = True
             raise MailServerDown(f"IMAP {what}: {exc.__class__.__name__}: {exc}") from exc
 
@@ -174,7 +174,7 @@ class ImapSource:
                     lines = await self.imap.wait_server_push()
                 if lines == STOP or any(b"EXISTS" in ln for ln in lines if isinstance(ln, bytes)):
                     break
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.lost = True  # no push and no timer: the connection has stalled
             raise MailServerDown("IMAP IDLE stalled") from None
         finally:
@@ -183,7 +183,7 @@ class ImapSource:
                 try:
                     async with asyncio.timeout(c.timeout):
                         await idle
-                except (asyncio.TimeoutError, aioimaplib.AioImapException):
+                except (TimeoutError, aioimaplib.AioImapException):
                     self.lost = True
         if self.lost:
             raise MailServerDown("IMAP connection lost during IDLE")

@@ -19,10 +19,10 @@ from datetime import timedelta
 
 from flufl.bounce import all_failures
 
-from . import clock
-from .config import Config
-from .models import ParsedMail
-from .store import Store, now
+from maildesk import clock
+from maildesk.config import Config
+from maildesk.models import ParsedMail
+from maildesk.store.db import Store, now
 
 log = logging.getLogger("maildesk.bounce")
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from .config import Config
+from maildesk.config import Config
 
 STATUSES = ("open", "waiting", "resolved", "closed")
 PRIORITIES = ("normal", "express")

@@ -14,10 +14,11 @@ import logging
 import re
 from datetime import datetime, timedelta
 
-from . import clock, credentials
-from .config import Config
-from .models import ParsedMail, Sender
-from .store import Store, now
+from maildesk import clock
+from maildesk.config import Config
+from maildesk.inbound import credentials
+from maildesk.models import ParsedMail, Sender
+from maildesk.store.db import Store, now
 
 log = logging.getLogger("maildesk.auth")
 

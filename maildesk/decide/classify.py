@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from .config import Config
-from .models import ParsedMail
+from maildesk.config import Config
+from maildesk.models import ParsedMail
 
 HUMAN = "human"
 AUTO_REPLIED = "auto-replied"

@@ -1,0 +1,5 @@
+import sys
+
+from maildesk.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Outbound mail: templates rendered into the outbox, and the outbox delivered over SMTP."""
