@@ -18,7 +18,7 @@ from pathlib import Path
 from maildesk.act.customers import add_customer
 from maildesk.decide.authorise import check_credentials
 from maildesk.inbound.credentials import Credentials
-from maildesk.store.db import Store
+from maildesk.store import Store
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from maildesk.inbound.parse import message_key
 from maildesk.models import Outcome
 from maildesk.outbound.smtp import OutboxSender
 from maildesk.pipeline import Pipeline
-from maildesk.store.db import open_store
+from maildesk.store import open_store
 
 log = logging.getLogger("maildesk.daemon")
 flog = logging.getLogger("maildesk.fetch")
@@ -60,9 +60,9 @@ class Daemon:
         """Process every message in the mailbox once; returns how many left it."""
         mailbox = self.cfg.imap.mailbox
         mark = self.store.watermark(mailbox)
-        if mark and mark["uidvalidity"] != src.uidvalidity:
+        if mark and mark.uidvalidity != src.uidvalidity:
             flog.warning("UIDVALIDITY of %s changed (%s -> %s): mailbox was re-created; message keys prevent "
-                         "duplicates", mailbox, mark["uidvalidity"], src.uidvalidity)
+                         "duplicates", mailbox, mark.uidvalidity, src.uidvalidity)
         moved = 0
         for uid, size in sorted((await src.sizes()).items()):
             if shutdown.requested.is_set():  # the message in hand was finished; the rest waits in the INBOX

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,17 @@ class ParsedMail:
     html: str = ""  # the HTML body of an HTML-only mail (its quote structure finds the new text)
 
     @property
+    def log_id(self) -> str:
+        """How a mail is named in logs: its Message-ID, or its key when it has none."""
+        return f"<{self.message_id}>" if self.message_id else f"key:{self.key[:16]}"
+
+    @property
     def whole_text(self) -> str:
         """The body before any cut: where commands are read, so a cut cannot change one."""
         return self.uncut or self.text
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """The fixed list of quarantine reason codes (documented in the README)."""
 
     BAD_FROM = "bad-from"
@@ -68,7 +73,7 @@ class Reason(str, Enum):
     HEADERS_TOO_LARGE = "headers-too-large"
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """What happened to one inbound message."""
 
     NEW = "new"
@@ -78,13 +83,43 @@ class Kind(str, Enum):
     ADMIN = "admin"  # a customer admin's #contact mail
 
 
+class Role(StrEnum):
+    """Who a sender is to the helpdesk."""
+
+    CONTACT = "contact"  # an address of a customer (database)
+    CONSULTANT = "consultant"  # rules.toml [[consultant]]
+    CREDENTIALS = "credentials"  # a stranger whose mail carried a valid customer ID and password
+    STRANGER = "stranger"
+
+
+class Status(StrEnum):
+    """A ticket's state."""
+
+    UNVERIFIED = "unverified"  # opened by a stranger under unknown_sender = "triage"; nobody told yet
+    OPEN = "open"
+    WAITING = "waiting"  # on the customer
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Label(StrEnum):
+    """What classify makes of a mail: from a person, or automatic (never answered)."""
+
+    HUMAN = "human"
+    AUTO_REPLIED = "auto-replied"
+    AUTO_GENERATED = "auto-generated"
+    BOUNCE = "bounce"
+    LIST = "mailing-list"
+    OWN = "own-mail"
+
+
 @dataclass(frozen=True)
 class Sender:
     """Who wrote, as authorise sees it: a customer's contact, a consultant, or nobody known."""
 
     address: str
     name: str
-    role: str  # "contact" | "consultant" | "credentials" | "stranger"
+    role: Role
     customer_id: str | None = None
 
 

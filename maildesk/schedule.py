@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from maildesk import clock
 from maildesk.config import Config
 from maildesk.outbound.smtp import OutboxSender
-from maildesk.store.db import Store
+from maildesk.store import Store
 
 log = logging.getLogger("maildesk.schedule")
 
@@ -25,10 +25,8 @@ log = logging.getLogger("maildesk.schedule")
 def housekeeping(store: Store, cfg: Config, sender: OutboxSender) -> None:
     """Drop expired notice entries, free mails of a dead sender, keep the WAL file small."""
     sender.release_stale_claims()
-    cutoff = (clock.now() - timedelta(hours=cfg.authorise.notice_interval_hours))
-    with store.transaction():
-        n = store.db.execute("DELETE FROM notices WHERE last_sent < ?", (cutoff.isoformat(timespec="seconds"),)).rowcount
-    store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    n = store.forget_notices(clock.now() - timedelta(hours=cfg.authorise.notice_interval_hours))
+    store.checkpoint()
     log.debug("housekeeping: %d expired notice entries removed", n)
 
 

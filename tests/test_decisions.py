@@ -14,11 +14,12 @@ from conftest import FIXTURES, eml
 from maildesk.act.customers import add_contact, add_customer
 from maildesk.config import Config, Limits, load
 from maildesk.decide import bounces, caps
+from maildesk.decide.steps import Facts
 from maildesk.inbound import credentials
 from maildesk.inbound.parse import parse
 from maildesk.models import Kind, Sender
 from maildesk.pipeline import Pipeline
-from maildesk.store.db import Store, now
+from maildesk.store import Store, now
 
 LIMITS = Limits(parse_timeout=0)
 RULES = """\
@@ -56,7 +57,8 @@ def offline(tmp_path):
 
 def decide(p: Pipeline, raw: bytes):
     mail = parse(raw, LIMITS)
-    return p.decide(mail, credentials.find(mail.text))
+    trace = p.decide(Facts(mail, credentials.find(mail.text)))
+    return trace.decision, trace.sender
 
 
 @pytest.mark.parametrize("fixture,kind,reason", [

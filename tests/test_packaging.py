@@ -12,7 +12,7 @@ from conftest import ROOT, cli, eml
 from servers import PASSWORD
 
 from maildesk.config import load
-from maildesk.outbound.notify import Renderer
+from maildesk.outbound.render import Renderer
 
 
 def sh(*args: str | Path, cwd: Path | None = None, timeout: int = 240, **kw) -> subprocess.CompletedProcess:
@@ -76,7 +76,7 @@ def test_site_templates_override_file_by_file(tmp_path):
     subject, body = r.render("confirmation", "en", ticket={"tag": "[EX #1]"})
     assert (subject, body) == ("Got it [EX #1]", "Our own words.\n")
     subject, _ = r.render("confirmation", "cs", ticket={"tag": "[EX #1]", "subject": "s", "parent": None,
-                                                        "position": 0, "due": ""}, requester_name="", hours=None)
+                                                        "position": 0, "first_response_due": ""}, requester_name="", hours=None)
     assert subject == "[EX #1] s"  # the packaged Czech one: only en/confirmation.txt was overridden
 
 

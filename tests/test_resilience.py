@@ -10,8 +10,9 @@ import pytest
 from conftest import cli, eml, run_once, until
 from servers import SmtpSink
 
-from maildesk import crash, pipeline
+from maildesk import crash
 from maildesk.daemon import Daemon, open_store
+from maildesk.decide import steps
 
 
 async def test_smtp_down_then_up_delivers_once_and_logs_once(cfg, customer, dovecot, smtp, caplog):
@@ -108,14 +109,14 @@ def test_crash_points_leave_no_duplicates(cfg, customer, dovecot, smtp, step):
 
 
 def test_failing_message_is_quarantined_and_never_blocks(cfg, customer, dovecot, smtp, monkeypatch, caplog):
-    real = pipeline.classify
+    real = steps.classify
 
     def exploding(mail, c):
         if "explode" in mail.subject:
             raise ValueError("boom")
         return real(mail, c)
 
-    monkeypatch.setattr(pipeline, "classify", exploding)
+    monkeypatch.setattr(steps, "classify", exploding)
     bad = eml("new_request", n=6).replace(b"Printer on fire", b"please explode")
     dovecot.append(cfg.imap.username, bad)
     dovecot.append(cfg.imap.username, eml("new_request", n=7))

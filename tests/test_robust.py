@@ -263,7 +263,7 @@ def test_uidvalidity_change_causes_no_duplicates(cfg, customer, dovecot, smtp, c
     run_once(cfg)
     assert outcome_counts(cfg) == {"tickets": 1, "outbox": 1}
     assert any("UIDVALIDITY" in r.getMessage() for r in caplog.records)
-    assert open_store(cfg).watermark("INBOX")["uidvalidity"] == 4242
+    assert open_store(cfg).watermark("INBOX").uidvalidity == 4242
 
 
 def test_disk_full_keeps_the_message_in_inbox_until_there_is_room(make_config, customer_factory, dovecot, smtp,

@@ -9,7 +9,7 @@ from conftest import cli, eml, run_once
 
 from maildesk.daemon import Daemon, open_store
 from maildesk.decide import bounces
-from maildesk.store.db import now
+from maildesk.store import now
 
 
 def _confirm_then_bounce(cfg, dovecot, bounce: str) -> None:

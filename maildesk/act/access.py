@@ -13,30 +13,18 @@ All of it runs inside the transaction of the mail or command that caused it.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
-from maildesk.act.customers import (
-    InputError,
-    add_contact_in_tx,
-    check_email,
-    contact_commands,
-    is_admin,
-    remove_contact,
-)
+from maildesk.act.customers import InputError, add_contact_in_tx, check_email, remove_contact
+from maildesk.act.desk import Desk
+from maildesk.act.record import confirm
 from maildesk.decide import caps
-from maildesk.models import ParsedMail, Sender
-from maildesk.outbound.notify import send_template
-from maildesk.store.db import now
-
-if TYPE_CHECKING:
-    from maildesk.pipeline import Pipeline
+from maildesk.decide.commands import contact_commands
+from maildesk.models import Decision, ParsedMail, Sender, Status
 
 log = logging.getLogger("maildesk.auth")
 
-__all__ = ["apply_contact_commands", "contact_commands", "is_admin", "remember", "verify_ticket"]
 
-
-def _refusal(p: Pipeline, op: str, addr: str) -> str:
+def _refusal(desk: Desk, op: str, addr: str) -> str:
     """Why one #contact line cannot be applied ('' when it can)."""
     if op == "error":
         return f"{addr[:200]}: not understood (write '#contact add ADDRESS' or '#contact remove ADDRESS')"
@@ -44,58 +32,59 @@ def _refusal(p: Pipeline, op: str, addr: str) -> str:
         clean = check_email(addr)
     except InputError as exc:
         return f"#contact {op} {addr[:200]}: {exc}"
-    if op == "add" and (clean == p.cfg.helpdesk.address.lower() or p.cfg.consultant_by_email(clean)
+    if op == "add" and (clean == desk.cfg.helpdesk.address.lower() or desk.cfg.consultant_by_email(clean)
                         or caps.never_send(clean)):
         return f"#contact add {clean}: this address cannot be a customer's contact"
     return ""
 
 
-def apply_contact_commands(p: Pipeline, mail: ParsedMail, admin: Sender) -> None:
+def apply_contact_commands(desk: Desk, mail: ParsedMail, d: Decision, admin: Sender | None, raw_sha: str) -> None:
     """Carry out an admin's #contact lines, all or none; every change is announced to the admin and the contact."""
+    assert admin is not None and admin.customer_id is not None
     cid = admin.customer_id
-    customer = p.store.one("SELECT name, language FROM customers WHERE id = ?", (cid,))
+    customer = desk.store.customer(cid)
+    assert customer is not None
     lines = contact_commands(mail.whole_text) or []
-    limit = p.cfg.authorise.max_contact_commands
-    errors = [e for e in (_refusal(p, op, addr) for op, addr in lines) if e]
+    limit = desk.cfg.authorise.max_contact_commands
+    errors = [e for e in (_refusal(desk, op, addr) for op, addr in lines) if e]
     if len(lines) > limit:
         errors.append(f"{len(lines)} #contact lines: at most {limit} in one mail")
+    base = {"customer_name": customer.name, "customer_id": cid, "admin": admin.address}
     if errors:
-        log.warning("%s #- #contact mail by %s refused: %s", mail.message_id, admin.address, "; ".join(errors))
-        p.store.event(None, mail.key, "contact-refused", {"by": admin.address, "errors": errors})
-        send_template(p.store, p.renderer, "contact_error", rcpt=admin.address, language=customer["language"],
-                      ctx={"customer_name": customer["name"], "customer_id": cid, "admin": admin.address,
-                           "subject": mail.subject, "errors": errors, "applied": [], "limit": limit},
-                      ticket=None, in_reply_to=mail.message_id, references=mail.references)
+        log.warning("%s #- #contact mail by %s refused: %s", mail.log_id, admin.address, "; ".join(errors))
+        desk.store.event(None, mail.key, "contact-refused", {"by": admin.address, "errors": errors})
+        desk.outbox.send("contact_error", rcpt=admin.address, language=customer.language,
+                         ctx={**base, "subject": mail.subject, "errors": errors, "applied": [], "limit": limit},
+                         ticket=None, in_reply_to=mail.message_id, references=mail.references)
         return
     for op, addr in lines:
         addr = check_email(addr)
         if op == "add":
-            add_contact_in_tx(p.store, cid, addr, added_by=admin.address)
+            add_contact_in_tx(desk.store, cid, addr, added_by=admin.address)
             changed = True
         else:
-            changed = remove_contact(p.store, cid, addr, removed_by=admin.address)
-        log.info("%s #- contact %s %s for %s by %s%s", mail.message_id, op, addr, cid, admin.address,
+            changed = remove_contact(desk.store, cid, addr, removed_by=admin.address)
+        log.info("%s #- contact %s %s for %s by %s%s", mail.log_id, op, addr, cid, admin.address,
                  "" if changed else " (nothing to do)")
         template = "contact_added" if op == "add" else "contact_removed"
-        ctx = {"customer_name": customer["name"], "customer_id": cid, "contact": addr, "admin": admin.address}
         for rcpt in dict.fromkeys([admin.address, addr]):
-            send_template(p.store, p.renderer, template, rcpt=rcpt, language=customer["language"], ctx=ctx,
-                          ticket=None, in_reply_to=mail.message_id if rcpt == admin.address else "")
+            desk.outbox.send(template, rcpt=rcpt, language=customer.language, ctx={**base, "contact": addr},
+                             ticket=None, in_reply_to=mail.message_id if rcpt == admin.address else "")
 
 
-def remember(p: Pipeline, sender: Sender, key: str) -> None:
+def remember(desk: Desk, sender: Sender, key: str) -> None:
     """Make the sender of a valid credential mail a contact of that customer."""
-    if sender.customer_id and sender.customer_id not in p.store.customers_of(sender.address):
-        add_contact_in_tx(p.store, sender.customer_id, sender.address, added_by="credentials")
+    if sender.customer_id and sender.customer_id not in desk.store.customers_of(sender.address):
+        add_contact_in_tx(desk.store, sender.customer_id, sender.address, added_by="credentials")
         log.info("key:%s #- %s remembered as a contact of %s", key[:16], sender.address, sender.customer_id)
 
 
-def verify_ticket(p: Pipeline, number: int, by: str) -> bool:
+def verify_ticket(desk: Desk, number: int, by: str) -> bool:
     """Turn an unverified ticket into an open one in the default queue and send its confirmation."""
-    ticket = p.store.ticket(number)
-    if ticket is None or ticket["status"] != "unverified":
+    ticket = desk.store.ticket(number)
+    if ticket is None or ticket.status is not Status.UNVERIFIED:
         return False
-    p.store.db["tickets"].update(number, {"status": "open", "queue": p.cfg.default_queue, "updated": now()})
-    p.store.event(number, None, "verified", {"by": by})
-    p.confirm(number)
+    desk.store.update_ticket(number, status=Status.OPEN.value, queue=desk.cfg.default_queue)
+    desk.store.event(number, None, "verified", {"by": by})
+    confirm(desk, number)
     return True

@@ -1,4 +1,7 @@
-"""Customers and their contacts: who may open tickets by writing from a known address."""
+"""Customers and their contacts: who may open tickets by writing from a known address.
+
+Changed by the operator (CLI) or by a customer's admin contact by mail (act.access).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import email_validator
 from argon2 import PasswordHasher
 
 from maildesk.errors import MaildeskError
-from maildesk.store.db import Store, now
+from maildesk.store import Store
 
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -44,12 +47,11 @@ def add_customer(store: Store, cid: str, name: str, contacts: list[str], languag
         raise InputError("a password needs at least 8 characters")
     hashed = PasswordHasher().hash(password) if password else None
     with store.transaction():
-        if store.one("SELECT id FROM customers WHERE id = ?", (cid,)):
+        if store.customer(cid):
             raise InputError(f"customer {cid} exists already")
-        store.db["customers"].insert({"id": cid, "name": name, "language": language, "password_hash": hashed,
-                                      "created": now()})
+        store.insert_customer(cid, name, language, hashed)
         for addr in emails:
-            _insert_contact(store, cid, addr, "operator")
+            store.put_contact(cid, addr, "operator")
         store.event(None, None, "customer-added", {"customer": cid, "contacts": emails})
 
 
@@ -62,9 +64,9 @@ def add_contact(store: Store, cid: str, addr: str, added_by: str = "operator", a
 def add_contact_in_tx(store: Store, cid: str, addr: str, added_by: str, admin: bool = False) -> None:
     """add_contact inside a transaction the caller holds."""
     addr = check_email(addr)
-    if not store.one("SELECT id FROM customers WHERE id = ?", (cid,)):
+    if not store.customer(cid):
         raise InputError(f"no customer {cid}")
-    _insert_contact(store, cid, addr, added_by, admin)
+    store.put_contact(cid, addr, added_by, admin)
     store.event(None, None, "contact-added", {"customer": cid, "email": addr, "by": added_by, "admin": admin})
 
 
@@ -73,46 +75,16 @@ def set_password(store: Store, cid: str, password: str) -> None:
     if len(password) < 8:
         raise InputError("a password needs at least 8 characters")
     with store.transaction():
-        if not store.one("SELECT id FROM customers WHERE id = ?", (cid,)):
+        if not store.customer(cid):
             raise InputError(f"no customer {cid}")
-        store.db["customers"].update(cid, {"password_hash": PasswordHasher().hash(password)})
+        store.set_password_hash(cid, PasswordHasher().hash(password))
         store.event(None, None, "password-changed", {"customer": cid})
 
 
 def remove_contact(store: Store, cid: str, addr: str, removed_by: str = "operator") -> bool:
     """Withdraw an address's right to write for a customer; False when it was no contact."""
     addr = check_email(addr)
-    cur = store.db.execute("DELETE FROM contacts WHERE customer_id = ? AND email = ?", (cid, addr))
-    if cur.rowcount:
+    removed = store.delete_contact(cid, addr)
+    if removed:
         store.event(None, None, "contact-removed", {"customer": cid, "email": addr, "by": removed_by})
-    return cur.rowcount == 1
-
-
-def is_admin(store: Store, cid: str, addr: str) -> bool:
-    row = store.one("SELECT admin FROM contacts WHERE customer_id = ? AND email = ?", (cid, addr))
-    return bool(row and row["admin"])
-
-
-_CONTACT_CMD = re.compile(r"^#contact\s+(add|remove)\s+(\S+)$", re.I)
-
-
-def contact_commands(text: str) -> list[tuple[str, str]] | None:
-    """[(add|remove, address)] when a mail starts with #contact lines, else None.
-
-    A malformed #contact line is kept as ('error', the line), so the admin hears what was refused.
-    """
-    out = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        line = line.strip()
-        if not line:
-            continue
-        if not line.lower().startswith("#contact"):
-            break
-        m = _CONTACT_CMD.match(line)
-        out.append((m.group(1).lower(), m.group(2)) if m else ("error", line))
-    return out or None
-
-
-def _insert_contact(store: Store, cid: str, addr: str, added_by: str, admin: bool = False) -> None:
-    store.db["contacts"].upsert({"customer_id": cid, "email": addr, "admin": int(admin), "added_by": added_by,
-                                 "created": now()}, pk=("customer_id", "email"))
+    return removed

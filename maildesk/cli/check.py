@@ -8,9 +8,9 @@ from maildesk.cli.views import safe
 from maildesk.config import Config
 from maildesk.errors import MaildeskError
 from maildesk.inbound.fetch import ImapSource
-from maildesk.outbound.notify import check_templates
+from maildesk.outbound.render import check_templates
 from maildesk.outbound.smtp import smtp_args
-from maildesk.store.db import Store
+from maildesk.store import Store
 
 
 def report(ok: bool, what: str, detail: str = "") -> bool:

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from maildesk.store import Store
 from maildesk.store.blobs import BlobStore
-from maildesk.store.db import Store
 
 GRACE = 3600  # seconds
 

@@ -16,8 +16,8 @@ from maildesk.act.customers import InputError, add_contact, add_customer, remove
 from maildesk.cli import views
 from maildesk.config import Config, config_path, load
 from maildesk.errors import ConfigError, MaildeskError, NotFound, TransientError
+from maildesk.store import open_store
 from maildesk.store.blobs import BlobStore
-from maildesk.store.db import open_store
 
 if TYPE_CHECKING:
     from maildesk.daemon import Daemon
@@ -132,7 +132,7 @@ def cmd_ticket(args: argparse.Namespace, cfg: Config) -> int:
         from maildesk.act import access
         daemon = make_daemon(cfg)
         with daemon.store.transaction():
-            ok = access.verify_ticket(daemon.pipeline, args.number, "operator")
+            ok = access.verify_ticket(daemon.pipeline.desk, args.number, "operator")
         if not ok:
             print(f"ticket {args.number} is not an unverified ticket", file=sys.stderr)
             return 1

@@ -8,7 +8,8 @@ import sys
 from typing import TextIO
 
 from maildesk.config import Config
-from maildesk.store.db import Store, now
+from maildesk.store import Store, now
+from maildesk.store.blobs import BlobStore
 
 # C0 and C1 controls (ESC and CSI start terminal escape sequences), DEL, zero-width and bidi controls,
 # line and paragraph separators: what a mail could use to rewrite or hide things on the operator's terminal.
@@ -42,8 +43,7 @@ def emit(data: object) -> None:
 
 
 def ticket_list(store: Store, as_json: bool) -> int:
-    rows = store.all("SELECT number, status, queue, priority, customer_id AS customer, requester, assignee, "
-                     "subject, created, updated FROM tickets ORDER BY number")
+    rows = store.ticket_rows()
     if as_json:
         emit(rows)
     else:
@@ -56,20 +56,11 @@ def ticket_record(store: Store, number: int) -> dict | None:
     t = store.ticket(number)
     if t is None:
         return None
-    messages = []
-    for m in store.all("SELECT * FROM messages WHERE ticket = ? ORDER BY id", (number,)):
-        atts = store.all("SELECT filename, size, sha256 FROM attachments WHERE message = ? ORDER BY id", (m["id"],))
-        messages.append({"direction": m["direction"], "from": m["from_addr"], "to": m["to_addrs"], "date": m["date"],
-                         "subject": m["subject"], "message_id": m["message_id"], "text": m["text"],
-                         "attachments": atts})
-    mails = store.all("SELECT id, kind, rcpt AS \"to\", subject, status, attempts, last_error, created, sent_at "
-                      "FROM outbox WHERE ticket = ? ORDER BY id", (number,))
-    events = store.all("SELECT kind, detail, created FROM events WHERE ticket = ? ORDER BY id", (number,))
-    return {"number": t["number"], "subject": t["subject"], "status": t["status"], "queue": t["queue"],
-            "priority": t["priority"], "customer": t["customer_id"], "requester": t["requester"],
-            "assignee": t["assignee"], "price": t["price"], "due": t["due"],
-            "first_response_due": t["first_response_due"], "created": t["created"], "messages": messages,
-            "mails": mails, "events": events}
+    return {"number": t.number, "subject": t.subject, "status": t.status.value, "queue": t.queue,
+            "priority": t.priority, "customer": t.customer_id, "requester": t.requester,
+            "assignee": t.assignee, "price": t.price, "due": t.due,
+            "first_response_due": t.first_response_due, "created": t.created, "messages": store.message_rows(number),
+            "mails": store.outbox_rows(number), "events": store.event_rows(ticket=number)}
 
 
 def ticket_show(store: Store, number: int, as_json: bool) -> int:
@@ -95,8 +86,7 @@ def ticket_show(store: Store, number: int, as_json: bool) -> int:
 
 
 def quarantine_list(store: Store, as_json: bool) -> int:
-    rows = store.all("SELECT id, reason, sender, subject, date, attempts, status FROM quarantine "
-                     "WHERE status = 'held' ORDER BY id")
+    rows = store.held_rows()
     if as_json:
         emit(rows)
     else:
@@ -105,24 +95,23 @@ def quarantine_list(store: Store, as_json: bool) -> int:
 
 
 def quarantine_show(store: Store, qid: int) -> int:
-    row = store.one("SELECT * FROM quarantine WHERE id = ?", (qid,))
+    row = store.held(qid)
     if row is None:
         say(f"no quarantine entry {qid}", file=sys.stderr)
         return 1
     for key in ("id", "status", "reason", "sender", "subject", "date", "attempts", "created", "raw_sha256"):
-        say(f"{key:<11}{row[key]}")
-    inbound = store.inbound(row["key"]) or {}
-    if inbound.get("last_error"):
-        say("last error:\n" + inbound["last_error"])
+        say(f"{key:<11}{getattr(row, key)}")
+    inbound = store.inbound(row.key)
+    if inbound and inbound.last_error:
+        say("last error:\n" + inbound.last_error)
     say("\ndecision log:")
-    events = store.all("SELECT created, kind, detail FROM events WHERE message_key = ? ORDER BY id", (row["key"],))
+    events = store.event_rows(key=row.key)
     say(table(events, ["created", "kind", "detail"]))
     return 0
 
 
 def outbox_list(store: Store, as_json: bool) -> int:
-    rows = store.all("SELECT id, ticket, kind, rcpt AS \"to\", status, attempts, next_attempt, last_error, subject "
-                     "FROM outbox ORDER BY id")
+    rows = store.outbox_rows()
     if as_json:
         emit(rows)
     else:
@@ -131,54 +120,52 @@ def outbox_list(store: Store, as_json: bool) -> int:
 
 
 def outbox_retry(store: Store, oid: int) -> int:
-    row = store.one("SELECT status FROM outbox WHERE id = ?", (oid,))
+    row = store.outbox_mail(oid)
     if row is None:
         say(f"no outbox entry {oid}", file=sys.stderr)
         return 1
-    if row["status"] == "sent":
+    if row.status == "sent":
         say(f"outbox entry {oid} was sent already; not sending it twice", file=sys.stderr)
         return 1
     with store.transaction():
-        store.db["outbox"].update(oid, {"status": "pending", "next_attempt": now()})
+        store.update_mail(oid, status="pending", next_attempt=now())
         store.event(None, None, "outbox-retry", {"outbox": oid})
     say(f"outbox entry {oid} queued for sending")
     return 0
 
 
 def customer_show(store: Store, cid: str) -> int:
-    c = store.one("SELECT id, name, language, password_hash IS NOT NULL AS has_password, created FROM customers "
-                  "WHERE id = ?", (cid,))
+    c = store.customer(cid)
     if c is None:
         say(f"no customer {cid}", file=sys.stderr)
         return 1
-    say(f"{c['id']}  {c['name']}  language {c['language'] or '-'}  "
-          f"password {'set' if c['has_password'] else 'not set'}  since {c['created']}")
-    rows = store.all("SELECT email, CASE admin WHEN 1 THEN 'yes' ELSE '' END AS admin, added_by, created "
-                     "FROM contacts WHERE customer_id = ? ORDER BY created", (cid,))
+    say(f"{c.id}  {c.name}  language {c.language or '-'}  "
+        f"password {'set' if c.password_hash else 'not set'}  since {c.created}")
+    rows = store.contact_rows(cid)
     say(table(rows, ["email", "admin", "added_by", "created"]))
     return 0
 
 
-def quarantine_drop(store: Store, blobs, qid: int, yes: bool) -> int:
+def quarantine_drop(store: Store, blobs: BlobStore, qid: int, yes: bool) -> int:
     """Delete a held message (its stored raw copy too, unless a ticket message uses the same bytes)."""
-    row = store.one("SELECT * FROM quarantine WHERE id = ? AND status = 'held'", (qid,))
-    if row is None:
+    row = store.held(qid)
+    if row is None or row.status != "held":
         say(f"no held quarantine entry {qid}", file=sys.stderr)
         return 1
     if not yes:
         if not sys.stdin.isatty():
             say("refusing to drop without confirmation: run in a terminal or add --yes", file=sys.stderr)
             return 1
-        answer = input(safe(f"Delete quarantined message {qid} ({row['reason']}) from {row['sender'] or '?'}, "
-                       f"{row['subject']!r}, for good? [y/N] "))
+        answer = input(safe(f"Delete quarantined message {qid} ({row.reason}) from {row.sender or '?'}, "
+                            f"{row.subject!r}, for good? [y/N] "))
         if answer.strip().lower() not in ("y", "yes"):
             say("kept")
             return 1
     with store.transaction():
-        store.db["quarantine"].update(qid, {"status": "dropped"})
-        store.event(None, row["key"], "dropped", {"quarantine": qid})
-    if row["raw_sha256"] and row["raw_sha256"] not in store.referenced_blobs():
-        blobs.path(row["raw_sha256"]).unlink(missing_ok=True)
+        store.set_held_status(qid, "dropped")
+        store.event(None, row.key, "dropped", {"quarantine": qid})
+    if row.raw_sha256 and row.raw_sha256 not in store.referenced_blobs():
+        blobs.path(row.raw_sha256).unlink(missing_ok=True)
     say(f"quarantine entry {qid} dropped")
     return 0
 
@@ -186,9 +173,7 @@ def quarantine_drop(store: Store, blobs, qid: int, yes: bool) -> int:
 def contact_show(store: Store, cfg: Config, addr: str) -> int:
     """One address: the customers it writes for, and its bounce flag."""
     addr = addr.strip().lower()
-    rows = store.all("SELECT c.customer_id, cu.name, CASE c.admin WHEN 1 THEN 'yes' ELSE '' END AS admin, c.added_by, "
-                     "c.created FROM contacts c JOIN customers cu ON cu.id = c.customer_id WHERE c.email = ? "
-                     "ORDER BY c.created", (addr,))
+    rows = store.customers_of_rows(addr)
     consultant = cfg.consultant_by_email(addr)
     if not rows and consultant is None:
         say(f"{addr} is no contact of any customer and no consultant")
@@ -199,7 +184,7 @@ def contact_show(store: Store, cfg: Config, addr: str) -> int:
     from maildesk.decide.bounces import flagged  # flufl.bounce is only worth loading here
     flag = flagged(store, cfg, addr)
     if flag:
-        say(f"hard bounce at {flag['at']} (outbox {flag['outbox'] or '-'}): automatic mail to it stops until it writes "
+        say(f"hard bounce at {flag.at} (outbox {flag.outbox or '-'}): automatic mail to it stops until it writes "
             f"again or {cfg.limits.bounce_expiry_days} days pass")
     else:
         say("no bounce flag: mail to it is sent")

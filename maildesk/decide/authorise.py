@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from maildesk import clock
 from maildesk.config import Config
 from maildesk.inbound import credentials
-from maildesk.models import ParsedMail, Sender
-from maildesk.store.db import Store, now
+from maildesk.models import ParsedMail, Role, Sender
+from maildesk.store import Store
+from maildesk.store.rows import Ticket
 
 log = logging.getLogger("maildesk.auth")
 
@@ -44,60 +45,53 @@ def authorise(mail: ParsedMail, store: Store, cfg: Config) -> Sender:
     addr = mail.from_addr
     if dmarc_failed(mail, cfg):
         log.warning("%s #- %s failed DMARC at %s: treated as unknown", mail.message_id, addr, cfg.trust.authserv_id)
-        return Sender(addr, mail.from_name, "stranger")
+        return Sender(addr, mail.from_name, Role.STRANGER)
     consultant = cfg.consultant_by_email(addr)
     if consultant:
-        return Sender(addr, consultant.name, "consultant")
+        return Sender(addr, consultant.name, Role.CONSULTANT)
     customers = store.customers_of(addr)
     if customers:
         if len(customers) > 1:
             log.info("%s #- %s is a contact of %d customers; using %s", mail.message_id, addr, len(customers),
                      customers[0])
-        return Sender(addr, mail.from_name, "contact", customers[0])
-    return Sender(addr, mail.from_name, "stranger")
+        return Sender(addr, mail.from_name, Role.CONTACT, customers[0])
+    return Sender(addr, mail.from_name, Role.STRANGER)
 
 
-def may_write(sender: Sender, ticket: dict) -> bool:
+def may_write(sender: Sender, ticket: Ticket) -> bool:
     """True when the sender is the ticket's requester, a contact of its customer, or a consultant."""
-    if sender.role == "consultant":
+    if sender.role is Role.CONSULTANT or ticket.is_from(sender.address):
         return True
-    if sender.address in (ticket["requester"].lower(), ticket["comm_address"].lower()):
-        return True
-    return sender.role in ("contact", "credentials") and sender.customer_id is not None \
-        and sender.customer_id == ticket["customer_id"]
+    return sender.role in (Role.CONTACT, Role.CREDENTIALS) and sender.customer_id is not None \
+        and sender.customer_id == ticket.customer_id
 
 
 def _blocked(store: Store, scope: str, subject: str) -> bool:
-    row = store.one("SELECT until FROM auth_blocks WHERE scope = ? AND subject = ?", (scope, subject))
-    return bool(row) and datetime.fromisoformat(row["until"]) > clock.now()
+    block = store.blocked_until(scope, subject)
+    return block is not None and block[0] > clock.now()
 
 
 def check_credentials(store: Store, creds: credentials.Credentials, sender: str) -> str:
     """OK, BAD, or BACKOFF (too many recent failures: not even checked)."""
     if _blocked(store, "sender", sender) or _blocked(store, "customer", creds.customer_id):
         return BACKOFF
-    row = store.one("SELECT password_hash FROM customers WHERE id = ?", (creds.customer_id,))
-    return OK if credentials.verify(row["password_hash"] if row else None, creds.password) else BAD
+    customer = store.customer(creds.customer_id)
+    return OK if credentials.verify(customer.password_hash if customer else None, creds.password) else BAD
 
 
 def record_credential_failure(store: Store, cfg: Config, sender: str, customer_id: str, key: str) -> None:
     """Count a failed check per sender and per customer ID; start or double a backoff at the limit."""
     a = cfg.authorise
-    since = (clock.now() - timedelta(minutes=a.failure_window_minutes)).isoformat(timespec="seconds")
+    since = clock.now() - timedelta(minutes=a.failure_window_minutes)
     for scope, subject in (("sender", sender), ("customer", customer_id)):
-        store.db["auth_failures"].insert({"scope": scope, "subject": subject, "at": now()})
-        n = store.one("SELECT COUNT(*) AS n FROM auth_failures WHERE scope = ? AND subject = ? AND at >= ?",
-                      (scope, subject, since))["n"]
+        n = store.count_auth_failure(scope, subject, since)
         if n < a.max_failures:
             continue
-        prev = store.one("SELECT level, until FROM auth_blocks WHERE scope = ? AND subject = ?", (scope, subject))
-        recent = prev and datetime.fromisoformat(prev["until"]) > clock.now() - timedelta(hours=24)
-        level = prev["level"] + 1 if recent else 0
+        prev = store.blocked_until(scope, subject)
+        recent = prev is not None and prev[0] > clock.now() - timedelta(hours=24)
+        level = prev[1] + 1 if prev is not None and recent else 0
         minutes = min(a.backoff_minutes * 2 ** level, a.backoff_max_hours * 60)
-        until = clock.now() + timedelta(minutes=minutes)
-        store.db["auth_blocks"].upsert({"scope": scope, "subject": subject, "level": level,
-                                        "until": until.isoformat(timespec="seconds")}, pk=("scope", "subject"))
-        store.db.execute("DELETE FROM auth_failures WHERE scope = ? AND subject = ?", (scope, subject))
+        store.block(scope, subject, clock.now() + timedelta(minutes=minutes), level)
         store.event(None, key, "credentials-backoff", {"scope": scope, "subject": subject, "minutes": minutes})
         log.warning("key:%s #- %d failed credential checks for %s %s in %d min: quarantined unchecked for %d min",
                     key[:16], n, scope, subject, a.failure_window_minutes, minutes)

@@ -22,7 +22,8 @@ from flufl.bounce import all_failures
 from maildesk import clock
 from maildesk.config import Config
 from maildesk.models import ParsedMail
-from maildesk.store.db import Store, now
+from maildesk.store import Store
+from maildesk.store.rows import BounceFlag
 
 log = logging.getLogger("maildesk.bounce")
 
@@ -86,40 +87,40 @@ def record(store: Store, cfg: Config, mail: ParsedMail) -> int | None:
     failed = mail.headers.get("x-failed-recipients", "").lower()
     ticket = None
     for mid in our_message_ids(mail.raw, cfg):
-        row = store.one("SELECT id, ticket, rcpt, status FROM outbox WHERE message_id = ?", (mid,))
-        if row is None:
+        sent = store.outbox_by_message_id(mid)
+        if sent is None:
             continue
-        rcpt = row["rcpt"].lower()
+        rcpt = sent.rcpt.lower()
         if not temporary and not permanent and rcpt in failed:  # no DSN part, only Exim's header
             permanent = {rcpt}
         kind = severity(mail.raw, rcpt, temporary, permanent, mail.subject)
         if not kind:
             log.warning("<%s> #%s bounce names our mail but not its recipient %s: ignored as forged or foreign",
-                        mid, row["ticket"] or "-", rcpt)
+                        mid, sent.ticket or "-", rcpt)
             continue
-        ticket = row["ticket"] if row["ticket"] is not None else ticket
+        ticket = sent.ticket if sent.ticket is not None else ticket
         if kind == "hard":
-            store.db["outbox"].update(row["id"], {"status": "bounced", "last_error": f"hard bounce: {mail.subject}"[:500]})
-            store.db["bounced"].upsert({"address": rcpt, "at": now(), "outbox": row["id"]}, pk="address")
+            store.update_mail(sent.id, status="bounced", last_error=f"hard bounce: {mail.subject}"[:500])
+            store.flag_bounced(rcpt, sent.id)
         else:
-            store.db["outbox"].update(row["id"], {"last_error": f"soft bounce: {mail.subject}"[:500]})
-        log.warning("<%s> #%s outbox %d to %s bounced (%s)", mid, row["ticket"] or "-", row["id"], rcpt, kind)
-        store.event(row["ticket"], mail.key, "bounce", {"outbox": row["id"], "to": rcpt, "permanent": kind == "hard",
-                                                        "subject": mail.subject})
+            store.update_mail(sent.id, last_error=f"soft bounce: {mail.subject}"[:500])
+        log.warning("<%s> #%s outbox %d to %s bounced (%s)", mid, sent.ticket or "-", sent.id, rcpt, kind)
+        store.event(sent.ticket, mail.key, "bounce", {"outbox": sent.id, "to": rcpt, "permanent": kind == "hard",
+                                                      "subject": mail.subject})
     return ticket
 
 
-def flagged(store: Store, cfg: Config, address: str) -> dict | None:
+def flagged(store: Store, cfg: Config, address: str) -> BounceFlag | None:
     """The address's hard-bounce flag while it lasts (limits.bounce_expiry_days), else None."""
-    row = store.one("SELECT address, at, outbox FROM bounced WHERE address = ?", (address.lower(),))
-    if row is None:
+    flag = store.bounce_flag(address)
+    if flag is None:
         return None
     since = (clock.now() - timedelta(days=cfg.limits.bounce_expiry_days)).isoformat(timespec="seconds")
-    return row if row["at"] >= since else None
+    return flag if flag.at >= since else None
 
 
 def clear(store: Store, address: str, key: str) -> None:
     """A person wrote from the address: it works again (inside the transaction of that mail)."""
-    if store.db.execute("DELETE FROM bounced WHERE address = ?", (address.lower(),)).rowcount:
+    if store.clear_bounce_flag(address):
         store.event(None, key, "bounce-cleared", {"address": address.lower(), "why": "new mail from the address"})
         log.info("key:%s #- %s wrote again: its bounce flag is cleared", key[:16], address.lower())

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from maildesk import clock
 from maildesk.config import Config
 from maildesk.decide import bounces
-from maildesk.store.db import Store
+from maildesk.store import Store
 
 AUTO_REPLIES = ("confirmation", "unknown_sender", "bad_credentials", "too_large", "held")
 STRANGER_NOTICES = ("unknown_sender", "bad_credentials")
@@ -36,8 +36,8 @@ def _window(spec: str) -> tuple[int, timedelta]:
     return int(count), timedelta(seconds=int(span[:-1]) * _UNITS[span[-1]])
 
 
-def _since(delta: timedelta) -> str:
-    return (clock.now() - delta).isoformat(timespec="seconds")
+def _since(delta: timedelta) -> datetime:
+    return clock.now() - delta
 
 
 def never_send(addr: str) -> bool:
@@ -47,14 +47,8 @@ def never_send(addr: str) -> bool:
 
 def known(store: Store, cfg: Config, addr: str) -> bool:
     """A consultant, a customer's contact, or the requester of a customer's ticket (e.g. by credentials)."""
-    return cfg.consultant_by_email(addr) is not None or bool(store.customers_of(addr)) or store.one(
-        "SELECT 1 AS x FROM tickets WHERE (requester = ? OR comm_address = ?) AND customer_id IS NOT NULL LIMIT 1",
-        (addr, addr)) is not None
-
-
-def _count(store: Store, sql: str, params: tuple) -> int:
-    row = store.one(f"SELECT COUNT(*) AS n FROM outbox WHERE {sql}", params)
-    return int(row["n"]) if row else 0
+    return cfg.consultant_by_email(addr) is not None or bool(store.customers_of(addr)) \
+        or store.has_customer_ticket(addr)
 
 
 def refusal(store: Store, cfg: Config, kind: str, rcpt: str, ticket: int | None) -> str:
@@ -66,36 +60,32 @@ def refusal(store: Store, cfg: Config, kind: str, rcpt: str, ticket: int | None)
         return ""
     flag = bounces.flagged(store, cfg, addr)
     if flag:
-        return f"address hard-bounced at {flag['at']} (until it writes again or {cfg.limits.bounce_expiry_days} days pass)"
+        return f"address hard-bounced at {flag.at} (until it writes again or {cfg.limits.bounce_expiry_days} days pass)"
     if ticket is not None:
         for spec in cfg.limits.auto_caps:
             count, span = _window(spec)
-            if _count(store, "rcpt = ? AND ticket = ? AND kind != 'answer' AND created >= ?",
-                      (rcpt, ticket, _since(span))) >= count:
+            if store.count_mail(rcpt=rcpt, ticket=ticket, not_kind="answer", since=_since(span)) >= count:
                 return f"cap {spec} per ticket and recipient reached"
     if kind not in AUTO_REPLIES or cfg.consultant_by_email(addr) is not None:
         return ""
     is_known = known(store, cfg, addr)
     limit = cfg.limits.auto_per_known_day if is_known else cfg.limits.auto_per_recipient_day
-    marks = ",".join("?" * len(AUTO_REPLIES))
-    if _count(store, f"rcpt = ? AND kind IN ({marks}) AND created >= ?",
-              (rcpt, *AUTO_REPLIES, _since(timedelta(days=1)))) >= limit:
+    if store.count_mail(rcpt=rcpt, kinds=AUTO_REPLIES, since=_since(timedelta(days=1))) >= limit:
         return f"{limit} automatic replies per day to {'a known' if is_known else 'an unknown'} address reached"
     if kind in STRANGER_NOTICES and not is_known:
-        marks = ",".join("?" * len(STRANGER_NOTICES))
-        if _count(store, f"kind IN ({marks}) AND created >= ?",
-                  (*STRANGER_NOTICES, _since(timedelta(hours=1)))) >= cfg.limits.stranger_notices_per_hour:
+        if store.count_mail(kinds=STRANGER_NOTICES, since=_since(timedelta(hours=1))) \
+                >= cfg.limits.stranger_notices_per_hour:
             return f"{cfg.limits.stranger_notices_per_hour} notices to unknown addresses per hour reached"
     return ""
 
 
 def _tokens(store: Store, cfg: Config, sender: str) -> float:
     cap = float(cfg.limits.new_tickets_per_hour)
-    row = store.one("SELECT tokens, updated FROM buckets WHERE sender = ?", (sender,))
-    if row is None:
+    bucket = store.bucket(sender)
+    if bucket is None:
         return cap
-    elapsed = (clock.now() - datetime.fromisoformat(row["updated"])).total_seconds()
-    return min(cap, row["tokens"] + elapsed * cap / 3600)
+    tokens, updated = bucket
+    return min(cap, tokens + (clock.now() - updated).total_seconds() * cap / 3600)
 
 
 def may_open(store: Store, cfg: Config, sender: str) -> bool:
@@ -105,5 +95,4 @@ def may_open(store: Store, cfg: Config, sender: str) -> bool:
 
 def take_token(store: Store, cfg: Config, sender: str) -> None:
     """Spend one token (inside the transaction that opens the ticket)."""
-    store.db["buckets"].upsert({"sender": sender, "tokens": _tokens(store, cfg, sender) - 1,
-                                "updated": clock.now().isoformat(timespec="seconds")}, pk="sender")
+    store.set_bucket(sender, _tokens(store, cfg, sender) - 1)

@@ -10,14 +10,10 @@ from __future__ import annotations
 import re
 
 from maildesk.config import Config
-from maildesk.models import ParsedMail
+from maildesk.models import Label, ParsedMail
 
-HUMAN = "human"
-AUTO_REPLIED = "auto-replied"
-AUTO_GENERATED = "auto-generated"
-BOUNCE = "bounce"
-LIST = "mailing-list"
-OWN = "own-mail"
+HUMAN, AUTO_REPLIED, AUTO_GENERATED = Label.HUMAN, Label.AUTO_REPLIED, Label.AUTO_GENERATED
+BOUNCE, LIST, OWN = Label.BOUNCE, Label.LIST, Label.OWN
 
 LOOP_HEADER = "X-Maildesk-Loop"
 _DAEMONS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.I)
@@ -32,7 +28,7 @@ _AUTO_SUBJECT = re.compile(r"^(auto(matic)?[- ]?(reply|response|antwort)|out of 
                            r"nepřítomnost|mimo kancelář|vacation reply|autoreply)\b", re.I)
 
 
-def classify(mail: ParsedMail, cfg: Config) -> str:
+def classify(mail: ParsedMail, cfg: Config) -> Label:
     """One of human, auto-replied, auto-generated, bounce, mailing-list, own-mail."""
     h = mail.headers
     own = cfg.helpdesk.address.lower()

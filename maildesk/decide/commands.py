@@ -79,3 +79,23 @@ def parse_commands(text: str, cfg: Config) -> tuple[list[Command], str, list[str
                 errors.append(err)
         i += 1
     return commands, "\n".join(lines[i:]).strip(), errors
+
+
+_CONTACT_CMD = re.compile(r"^#contact\s+(add|remove)\s+(\S+)$", re.I)
+
+
+def contact_commands(text: str) -> list[tuple[str, str]] | None:
+    """[(add|remove, address)] when a mail starts with #contact lines, else None.
+
+    A malformed #contact line is kept as ('error', the line), so the admin hears what was refused.
+    """
+    out = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        if not line.lower().startswith("#contact"):
+            break
+        m = _CONTACT_CMD.match(line)
+        out.append((m.group(1).lower(), m.group(2)) if m else ("error", line))
+    return out or None

@@ -1,4 +1,4 @@
-"""Rules stage: queue, priority and the first-response target from rules.toml.
+"""Route stage: queue, priority and the first-response target of a new ticket, from rules.toml.
 
 The target is counted in support hours (weekdays and times from [hours]), so
 a mail on Friday evening is due on Monday, not at midnight.
@@ -11,7 +11,6 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from maildesk.config import WEEKDAYS, Config, Hours
-from maildesk.store.db import Store
 
 
 @dataclass(frozen=True)
@@ -63,9 +62,7 @@ def route(cfg: Config, received: datetime, priority: str = "normal") -> Route:
     return Route(cfg.default_queue, priority, add_support_hours(received, target, cfg.hours))
 
 
-def queue_position(store: Store, queue: str, number: int) -> int:
-    """How many open tickets of the queue are ahead of this one, plus one."""
-    row = store.one(
-        "SELECT COUNT(*) AS n FROM tickets WHERE queue = ? AND status = 'open' AND number < ?", (queue, number)
-    )
-    return (row["n"] if row else 0) + 1
+def first_response_due(cfg: Config, received: datetime | str, priority: str) -> str:
+    """The first-response target of a ticket received then, with this priority, as stored (UTC, to the minute)."""
+    start = datetime.fromisoformat(received) if isinstance(received, str) else received
+    return route(cfg, start, priority).first_response_due.isoformat(timespec="minutes")

@@ -14,7 +14,7 @@ import re
 
 from maildesk.config import Config
 from maildesk.models import ParsedMail
-from maildesk.store.db import Store
+from maildesk.store import Store
 
 PREFIXES = ("re", "fw", "fwd", "aw", "wg", "odp", "pd", "vs", "sv", "tr", "r", "rif", "antw", "fs")
 _PREFIX_RE = re.compile(r"^\s*(?:(?:" + "|".join(PREFIXES) + r")\s*(?:\[\d+\])?\s*:\s*)+", re.I)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-SAMPLE_TICKET = {"number": 42, "tag": "[EX #42]", "subject": "Printer on fire", "queue": "general",
-                 "position": 3, "due": "2026-01-05 10:00 CET", "priority": "normal", "parent": 41}
-FACTS = {**SAMPLE_TICKET, "status": "open", "requester": "jan@acme.test", "assignee": "jana@example.test",
-         "price": "1200 CZK", "due": "2026-01-31", "first_response_due": "2026-01-05T10:00+00:00",
+# The one shape of `ticket` in every template (outbound.context.ticket_context builds the real one).
+FACTS = {"number": 42, "tag": "[EX #42]", "subject": "Printer on fire", "status": "open", "queue": "general",
+         "position": 3, "priority": "normal", "requester": "jan@acme.test", "assignee": "jana@example.test",
+         "price": "1200 CZK", "due": "2026-01-31", "first_response_due": "2026-01-05 10:00 CET", "parent": 41,
          "customer_id": "12345678", "customer_name": "ACME s.r.o."}
 CONSULTANT = {"name": "Jana Nováková", "email": "jana@example.test", "language": "cs"}
 NOTE = {"ticket": FACTS, "consultant": CONSULTANT, "author": "Jan Novák", "author_address": "jan@acme.test",
@@ -19,7 +19,7 @@ NOTE = {"ticket": FACTS, "consultant": CONSULTANT, "author": "Jan Novák", "auth
 CONTACT = {"customer_name": "ACME s.r.o.", "customer_id": "12345678", "admin": "boss@acme.test"}
 
 SAMPLES: dict[str, dict[str, Any]] = {
-    "confirmation": {"ticket": SAMPLE_TICKET, "customer_name": "ACME s.r.o.", "requester_name": "Jan Novák",
+    "confirmation": {"ticket": FACTS, "customer_name": "ACME s.r.o.", "requester_name": "Jan Novák",
                      "hours": None},
     "unknown_sender": {"sender": "someone@example.org"},
     "consultant_new": NOTE,

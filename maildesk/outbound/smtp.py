@@ -17,9 +17,10 @@ import aiosmtplib
 
 from maildesk import clock, crash
 from maildesk.config import Config, secret, tls_context
-from maildesk.outbound.notify import attach
+from maildesk.outbound.message import attach
+from maildesk.store import Store, now
 from maildesk.store.blobs import BlobStore
-from maildesk.store.db import Store, now
+from maildesk.store.rows import OutboxMail
 
 log = logging.getLogger("maildesk.smtp")
 
@@ -64,16 +65,13 @@ class OutboxSender:
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
-    def due(self, limit: int = 50) -> list[dict]:
-        return self.store.all("SELECT id, message_id, mail_from, rcpt, raw, attachments, attempts, created FROM outbox "
-                              "WHERE status = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?", (now(), limit))
 
     async def flush(self) -> int:
         """Deliver every due mail; stops early while the server is down. Returns how many were sent."""
         async with self._lock:
             sent = 0
             args = None
-            while rows := self.due():
+            while rows := self.store.due_mail():
                 args = args or smtp_args(self.cfg)  # once per flush, not per mail (password_file is a read)
                 for row in rows:
                     ok = await self._deliver(row, args)
@@ -82,12 +80,9 @@ class OutboxSender:
                     sent += ok
             return sent
 
-    def _claim(self, row: dict) -> bool:
+    def _claim(self, row: OutboxMail) -> bool:
         """Mark a mail as being sent, so another maildesk process (ingest, CLI) cannot send it too."""
-        with self.store.transaction():
-            cur = self.store.db.execute("UPDATE outbox SET status = 'sending', next_attempt = ?, claimed_by = ? "
-                                        "WHERE id = ? AND status = 'pending'", (now(), os.getpid(), row["id"]))
-        return cur.rowcount == 1
+        return self.store.claim_mail(row.id, os.getpid())
 
     def release_stale_claims(self) -> int:
         """Put mails back to pending whose sender died mid-send (the SMTP window after a crash).
@@ -97,38 +92,38 @@ class OutboxSender:
         cutoff = (clock.now() - timedelta(seconds=2 * self.cfg.smtp.timeout + 30))
         released = 0
         with self.store.transaction():
-            for row in self.store.all("SELECT id, claimed_by, next_attempt FROM outbox WHERE status = 'sending'"):
-                if row["claimed_by"] == os.getpid():
+            for row in self.store.sending():
+                if row.claimed_by == os.getpid():
                     continue
-                if not _alive(row["claimed_by"]) or datetime.fromisoformat(row["next_attempt"]) < cutoff:
-                    self.store.db["outbox"].update(row["id"], {"status": "pending", "claimed_by": None})
+                if not _alive(row.claimed_by) or datetime.fromisoformat(row.next_attempt) < cutoff:
+                    self.store.update_mail(row.id, status="pending", claimed_by=None)
                     released += 1
         if released:
             log.warning("%d mail(s) left 'sending' by a stopped process are queued again; "
                         "each may reach its recipient twice", released)
         return released
 
-    async def _deliver(self, row: dict, args: dict) -> bool | None:
+    async def _deliver(self, row: OutboxMail, args: dict) -> bool | None:
         """True when sent, False when deferred, dead or taken, None when the server is unreachable."""
         if not self._claim(row):
             return False
         try:
-            data = attach(bytes(row["raw"]), row["attachments"], self.blobs)
+            data = attach(bytes(row.raw), row.attachments, self.blobs)
         except (OSError, ValueError) as exc:  # a blob removed by hand: this mail cannot be built again
             self._mark(row, "dead", f"attachment missing: {exc.__class__.__name__}")
-            log.error("<%s> outbox %d to %s dead: an attachment is missing from the blob store", row["message_id"],
-                      row["id"], row["rcpt"])
+            log.error("<%s> outbox %d to %s dead: an attachment is missing from the blob store", row.message_id,
+                      row.id, row.rcpt)
             return False
         try:
             try:
-                await aiosmtplib.send(data, sender=row["mail_from"], recipients=[row["rcpt"]], **args)
+                await aiosmtplib.send(data, sender=row.mail_from, recipients=[row.rcpt], **args)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 raise exc.recipients[0] from exc  # one recipient per mail: its own answer is the answer
         except aiosmtplib.SMTPResponseException as exc:
             self._server_up()
             if exc.code >= 500:
                 self._mark(row, "dead", f"{exc.code} {exc.message}")
-                log.error("<%s> outbox %d to %s dead: %d %s", row["message_id"], row["id"], row["rcpt"],
+                log.error("<%s> outbox %d to %s dead: %d %s", row.message_id, row.id, row.rcpt,
                           exc.code, exc.message)
             else:
                 self._retry(row, f"{exc.code} {exc.message}")
@@ -140,28 +135,27 @@ class OutboxSender:
         crash.point("after-smtp")
         self._server_up()
         self._mark(row, "sent", None)
-        log.info("<%s> outbox %d sent to %s", row["message_id"], row["id"], row["rcpt"])
+        log.info("<%s> outbox %d sent to %s", row.message_id, row.id, row.rcpt)
         return True
 
-    def _mark(self, row: dict, status: str, error: str | None) -> None:
+    def _mark(self, row: OutboxMail, status: str, error: str | None) -> None:
         with self.store.transaction():
-            self.store.db["outbox"].update(row["id"], {
-                "status": status, "attempts": row["attempts"] + 1, "last_error": error,
-                "sent_at": now() if status == "sent" else None})
+            self.store.update_mail(row.id, status=status, attempts=row.attempts + 1, last_error=error,
+                                   sent_at=now() if status == "sent" else None)
 
-    def _retry(self, row: dict, error: str) -> None:
-        attempts = row["attempts"] + 1
-        created = datetime.fromisoformat(row["created"])
+    def _retry(self, row: OutboxMail, error: str) -> None:
+        attempts = row.attempts + 1
+        created = datetime.fromisoformat(row.created)
         if clock.now() - created > timedelta(hours=self.cfg.smtp.give_up_hours):
             self._mark(row, "dead", f"gave up after {attempts} attempts: {error}")
-            log.error("<%s> outbox %d to %s dead: gave up: %s", row["message_id"], row["id"], row["rcpt"], error)
+            log.error("<%s> outbox %d to %s dead: gave up: %s", row.message_id, row.id, row.rcpt, error)
             return
         wait = backoff(attempts, self.cfg.smtp.retry_base, self.cfg.smtp.retry_max)
         nxt = (clock.now() + timedelta(seconds=wait)).isoformat(timespec="seconds")
         with self.store.transaction():
-            self.store.db["outbox"].update(row["id"], {"status": "pending", "attempts": attempts,
-                                                       "last_error": error[:500], "next_attempt": nxt})
-        log.debug("<%s> outbox %d deferred %ds: %s", row["message_id"], row["id"], wait, error)
+            self.store.update_mail(row.id, status="pending", attempts=attempts, last_error=error[:500],
+                                   next_attempt=nxt)
+        log.debug("<%s> outbox %d deferred %ds: %s", row.message_id, row.id, wait, error)
 
     def _server_down(self, exc: BaseException) -> None:
         if self.down_since is None:

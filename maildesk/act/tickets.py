@@ -1,0 +1,67 @@
+"""Open a ticket, or add a follow-up to one: the actions of the `new` and `followup` decisions."""
+
+from __future__ import annotations
+
+import logging
+
+from maildesk import clock
+from maildesk.act import access, consultants
+from maildesk.act.desk import Desk
+from maildesk.act.record import confirm, record_message
+from maildesk.decide import caps
+from maildesk.decide.route import route
+from maildesk.decide.thread import strip_tag
+from maildesk.inbound.extract import new_text
+from maildesk.models import Decision, ParsedMail, Role, Sender, Status
+
+log = logging.getLogger("maildesk.consultants")
+
+
+def open_ticket(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None, raw_sha: str) -> int:
+    """A new ticket: routed, recorded, confirmed to the requester (unless it waits in triage), shown to its queue."""
+    assert sender is not None
+    cfg, store = desk.cfg, desk.store
+    number = store.next_ticket_number()
+    if sender.role is not Role.CONSULTANT:
+        caps.take_token(store, cfg, sender.address)
+    customer = store.customer(sender.customer_id)
+    r = route(cfg, clock.now())
+    ticket = store.insert_ticket(
+        number=number, subject=strip_tag(mail.subject, cfg.helpdesk.tag) or "(no subject)",
+        status=(Status.UNVERIFIED if d.triage else Status.OPEN).value,
+        queue=cfg.authorise.triage_queue if d.triage else r.queue, priority=r.priority,
+        customer_id=sender.customer_id, requester=sender.address, comm_address=sender.address, assignee=None,
+        first_response_due=r.first_response_due.isoformat(timespec="minutes"),
+        language=(customer.language if customer else None) or cfg.helpdesk.language, parent=d.parent)
+    record_message(desk, number, mail, "in", raw_sha)
+    store.event(number, mail.key, "opened", {"by": sender.address, "role": sender.role.value, "parent": d.parent,
+                                             "triage": d.triage})
+    if sender.role is Role.CREDENTIALS and cfg.authorise.remember_credential_senders:
+        access.remember(desk, sender, mail.key)
+    if not d.triage:  # an unverified ticket is confirmed when someone verifies it
+        confirm(desk, number, sender.name)
+    consultants.notify_new(desk, ticket, mail)
+    return number
+
+
+def follow_up(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None, raw_sha: str) -> int:
+    """A mail on an existing ticket: a consultant's reply or commands, or the customer's new text (which reopens)."""
+    assert sender is not None and d.ticket is not None
+    number = d.ticket
+    if sender.role is Role.CONSULTANT:
+        outcome = consultants.handle_reply(desk, mail, number, sender, raw_sha)
+        desk.store.event(number, mail.key, "consultant-mail", {"by": sender.address, "result": outcome})
+        log.info("%s #%s %s: %s", mail.log_id, number, sender.address, outcome)
+        return number
+    before = desk.store.ticket(number)
+    assert before is not None
+    reopened = before.status in (Status.WAITING, Status.RESOLVED, Status.CLOSED)
+    new = new_text(mail.text, mail.html)  # the ticket holds the new text; the whole mail stays too
+    record_message(desk, number, mail, "in", raw_sha, text=new.text or mail.text,
+                   original=mail.text if new.hidden else None)
+    ticket = desk.store.update_ticket(number, **({"status": Status.OPEN.value} if reopened else {}))
+    desk.store.event(number, mail.key, "follow-up", {"by": sender.address, "reopened": reopened})
+    consultants.notify_followup(desk, ticket, mail, reopened, new)
+    if desk.cfg.helpdesk.confirm_followups:
+        confirm(desk, number, sender.name)
+    return number

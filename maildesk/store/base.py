@@ -1,0 +1,93 @@
+"""The connection: SQLite in WAL mode with synchronous=FULL, migrations, transactions, events.
+
+All writes of one message happen in one `transaction()` (BEGIN IMMEDIATE), so
+a ticket, its message, attachments, outbox mails and events are committed
+together or not at all. The daemon writes from one coroutine at a time and
+never awaits inside a transaction: that is the single writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from maildesk import clock
+from maildesk.errors import StorageBusy
+from maildesk.store.schema import MIGRATIONS
+
+
+def now() -> str:
+    """The current UTC time as ISO text, the one timestamp format in the database."""
+    return clock.now().isoformat(timespec="seconds")
+
+
+class StoreBase:
+    """The maildesk database, opened with the settings the invariants need; the query mixins build on it."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # How long a writer waits for another process's lock before it counts as busy (transient).
+        busy = float(os.environ.get("MAILDESK_BUSY_TIMEOUT", "30"))
+        conn = sqlite3.connect(str(path), timeout=busy, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute(f"PRAGMA busy_timeout = {int(busy * 1000)}")
+        with self.db.ensure_autocommit_on():
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = FULL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for stmt in filter(str.strip, script.split(";")):
+                    self.db.execute(stmt)
+                self.db.execute(f"PRAGMA user_version = {i}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """One atomic write; a locked database or full disk is a transient fault."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StorageBusy(f"database busy: {exc}") from exc
+        try:
+            yield self.db
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self.db.rollback()
+            if "locked" in str(exc) or "disk" in str(exc) or "full" in str(exc):
+                raise StorageBusy(str(exc)) from exc
+            raise
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    # -- generic (tests and ad-hoc inspection; the pipeline uses the named queries) ------
+
+    def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        cur = self.db.execute(sql, params)
+        row = cur.fetchone()
+        return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else None
+
+    def all(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        cur = self.db.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def event(self, ticket: int | None, key: str | None, kind: str, detail: str | dict[str, Any]) -> None:
+        """Record what happened (inside the transaction of the change), for the ticket's history and the log."""
+        text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False, sort_keys=True)
+        self.db["events"].insert({"ticket": ticket, "message_key": key, "kind": kind, "detail": text, "created": now()})

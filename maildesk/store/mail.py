@@ -1,0 +1,156 @@
+"""Mail in and out: inbound outcomes, quarantine, outbox, bounce flags, notice limits, IMAP watermarks."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from maildesk import clock
+from maildesk.store.base import StoreBase, now
+from maildesk.store.rows import BounceFlag, Held, Inbound, OutboxMail, Watermark, from_row
+
+
+class MailStore(StoreBase):
+    """The bookkeeping of messages (writes: inside transaction(), unless a method says it holds its own)."""
+
+    # -- inbound ------------------------------------------------------------------
+
+    def inbound(self, key: str) -> Inbound | None:
+        return from_row(Inbound, self.one("SELECT * FROM inbound WHERE key = ?", (key,)))
+
+    def record_inbound(self, key: str, **facts: Any) -> None:
+        """Write (or update) what became of one message."""
+        self.db["inbound"].upsert({"key": key, **facts, "updated": now()}, pk="key")
+
+    def count_processing_failure(self, key: str, error: str, **facts: Any) -> int:
+        """Count one failed processing attempt of a message (own transaction); returns the attempts so far."""
+        with self.transaction():
+            row = self.inbound(key)
+            attempts = (row.attempts if row else 0) + 1
+            self.record_inbound(key, attempts=attempts, last_error=error[:2000], **facts)
+        return attempts
+
+    # -- quarantine ---------------------------------------------------------------
+
+    def hold(self, *, key: str, reason: str, sender: str, subject: str, date: str, raw_sha256: str,
+             attempts: int) -> int:
+        """Quarantine a message; returns its quarantine ID."""
+        row = self.db["quarantine"].insert({
+            "key": key, "reason": reason, "sender": sender, "subject": subject, "date": date,
+            "raw_sha256": raw_sha256, "attempts": attempts, "status": "held", "created": now(),
+        })
+        return int(row.last_pk)
+
+    def held(self, qid: int) -> Held | None:
+        return from_row(Held, self.one("SELECT * FROM quarantine WHERE id = ?", (qid,)))
+
+    def set_held_status(self, qid: int, status: str) -> None:
+        self.db["quarantine"].update(qid, {"status": status})
+
+    # -- outbox -------------------------------------------------------------------
+
+    def enqueue(self, *, ticket: int | None, kind: str, message_id: str, mail_from: str, rcpt: str, subject: str,
+                raw: bytes, attachments: str | None) -> None:
+        self.db["outbox"].insert({
+            "ticket": ticket, "kind": kind, "message_id": message_id, "mail_from": mail_from, "rcpt": rcpt,
+            "subject": subject, "raw": raw, "attachments": attachments, "status": "pending", "attempts": 0,
+            "next_attempt": now(), "created": now(),
+        })
+
+    def outbox_mail(self, oid: int) -> OutboxMail | None:
+        return from_row(OutboxMail, self.one("SELECT * FROM outbox WHERE id = ?", (oid,)))
+
+    def outbox_by_message_id(self, message_id: str) -> OutboxMail | None:
+        return from_row(OutboxMail, self.one("SELECT * FROM outbox WHERE message_id = ?", (message_id,)))
+
+    def due_mail(self, limit: int = 50) -> list[OutboxMail]:
+        """Pending mails whose time has come, oldest first."""
+        rows = self.all("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?",
+                        (now(), limit))
+        return [OutboxMail(**r) for r in rows]
+
+    def claim_mail(self, oid: int, pid: int) -> bool:
+        """Mark a pending mail as being sent by process `pid` (own transaction); False when another took it."""
+        with self.transaction():
+            cur = self.db.execute("UPDATE outbox SET status = 'sending', next_attempt = ?, claimed_by = ? "
+                                  "WHERE id = ? AND status = 'pending'", (now(), pid, oid))
+        return cur.rowcount == 1
+
+    def sending(self) -> list[OutboxMail]:
+        return [OutboxMail(**r) for r in self.all("SELECT * FROM outbox WHERE status = 'sending'")]
+
+    def update_mail(self, oid: int, **changes: Any) -> None:
+        self.db["outbox"].update(oid, changes)
+
+    def count_mail(self, *, rcpt: str | None = None, ticket: int | None = None, kinds: tuple[str, ...] = (),
+                   not_kind: str | None = None, since: datetime) -> int:
+        """Outbox mails created since `since`, filtered by recipient, ticket and kind (for the caps)."""
+        where, params = ["created >= ?"], [since.isoformat(timespec="seconds")]
+        for column, value in (("rcpt", rcpt), ("ticket", ticket)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            params.extend(kinds)
+        if not_kind is not None:
+            where.append("kind != ?")
+            params.append(not_kind)
+        row = self.one(f"SELECT COUNT(*) AS n FROM outbox WHERE {' AND '.join(where)}", params)
+        return int(row["n"]) if row else 0
+
+    # -- bounce flags and notice limits ---------------------------------------------
+
+    def bounce_flag(self, address: str) -> BounceFlag | None:
+        return from_row(BounceFlag, self.one("SELECT * FROM bounced WHERE address = ?", (address.lower(),)))
+
+    def flag_bounced(self, address: str, outbox: int) -> None:
+        self.db["bounced"].upsert({"address": address.lower(), "at": now(), "outbox": outbox}, pk="address")
+
+    def clear_bounce_flag(self, address: str) -> bool:
+        return bool(self.db.execute("DELETE FROM bounced WHERE address = ?", (address.lower(),)).rowcount)
+
+    def notice_allowed(self, address: str, kind: str, interval_hours: int) -> bool:
+        """True (and remembered) when `address` got no `kind` notice in the interval."""
+        row = self.one("SELECT last_sent FROM notices WHERE address = ? AND kind = ?", (address, kind))
+        if row and (clock.now() - datetime.fromisoformat(row["last_sent"])).total_seconds() < interval_hours * 3600:
+            return False
+        self.db["notices"].upsert({"address": address, "kind": kind, "last_sent": now()}, pk=("address", "kind"))
+        return True
+
+    def forget_notices(self, before: datetime) -> int:
+        """Drop notice entries older than `before` (own transaction); returns how many."""
+        with self.transaction():
+            return int(self.db.execute("DELETE FROM notices WHERE last_sent < ?",
+                                       (before.isoformat(timespec="seconds"),)).rowcount)
+
+    # -- IMAP watermarks and blobs ----------------------------------------------------
+
+    def watermark(self, mailbox: str) -> Watermark | None:
+        return from_row(Watermark, self.one("SELECT * FROM watermarks WHERE mailbox = ?", (mailbox,)))
+
+    def set_watermark(self, mailbox: str, uidvalidity: int, uid: int) -> None:
+        """Raise the watermark of a mailbox (own transaction); it never moves back under the same UIDVALIDITY."""
+        with self.transaction():
+            mark = self.watermark(mailbox)
+            if mark and mark.uidvalidity == uidvalidity and mark.last_uid >= uid:
+                return
+            self.db["watermarks"].upsert({"mailbox": mailbox, "uidvalidity": uidvalidity, "last_uid": uid},
+                                         pk="mailbox")
+
+    def referenced_blobs(self) -> set[str]:
+        """Every blob hash a row still needs: raw mails, attachments, held mail, outbox attachments."""
+        refs: set[str] = set()
+        for sql in ("SELECT raw_sha256 AS h FROM messages", "SELECT sha256 AS h FROM attachments",
+                    "SELECT raw_sha256 AS h FROM quarantine WHERE status != 'dropped'",
+                    "SELECT raw_sha256 AS h FROM inbound WHERE key NOT IN "
+                    "(SELECT key FROM quarantine WHERE status = 'dropped')"):
+            refs.update(r["h"] for r in self.all(sql) if r["h"])
+        for row in self.all("SELECT attachments FROM outbox WHERE attachments IS NOT NULL"):
+            refs.update(a["sha256"] for a in json.loads(row["attachments"]))
+        return refs
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the database file, so it stays small."""
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")

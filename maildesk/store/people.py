@@ -1,0 +1,74 @@
+"""Customers, contacts, and the counters that guard credentials and new tickets per sender."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from maildesk import clock
+from maildesk.store.base import StoreBase, now
+from maildesk.store.rows import Customer, from_row
+
+
+class PeopleStore(StoreBase):
+    """Who may write, and how often (writes: inside transaction())."""
+
+    def customer(self, cid: str | None) -> Customer | None:
+        if not cid:
+            return None
+        return from_row(Customer, self.one("SELECT * FROM customers WHERE id = ?", (cid,)))
+
+    def customers_of(self, address: str) -> list[str]:
+        """The customers an address is a contact of, oldest first."""
+        rows = self.all("SELECT customer_id FROM contacts WHERE email = ? ORDER BY created", (address.lower(),))
+        return [str(r["customer_id"]) for r in rows]
+
+    def insert_customer(self, cid: str, name: str, language: str | None, password_hash: str | None) -> None:
+        self.db["customers"].insert({"id": cid, "name": name, "language": language, "password_hash": password_hash,
+                                     "created": now()})
+
+    def set_password_hash(self, cid: str, password_hash: str) -> None:
+        self.db["customers"].update(cid, {"password_hash": password_hash})
+
+    def put_contact(self, cid: str, email: str, added_by: str, admin: bool = False) -> None:
+        self.db["contacts"].upsert({"customer_id": cid, "email": email, "admin": int(admin), "added_by": added_by,
+                                    "created": now()}, pk=("customer_id", "email"))
+
+    def delete_contact(self, cid: str, email: str) -> bool:
+        """False when the address was no contact of the customer."""
+        cur = self.db.execute("DELETE FROM contacts WHERE customer_id = ? AND email = ?", (cid, email))
+        return cur.rowcount == 1
+
+    def is_admin(self, cid: str, email: str) -> bool:
+        row = self.one("SELECT admin FROM contacts WHERE customer_id = ? AND email = ?", (cid, email))
+        return bool(row and row["admin"])
+
+    # -- credential failures and backoffs --------------------------------------------
+
+    def blocked_until(self, scope: str, subject: str) -> tuple[datetime, int] | None:
+        """(until, level) of the backoff on a sender or customer ID, live or not; None when there never was one."""
+        row = self.one("SELECT until, level FROM auth_blocks WHERE scope = ? AND subject = ?", (scope, subject))
+        return (datetime.fromisoformat(row["until"]), int(row["level"])) if row else None
+
+    def count_auth_failure(self, scope: str, subject: str, since: datetime) -> int:
+        """Record one failed check; returns the failures of (scope, subject) since `since`, this one included."""
+        self.db["auth_failures"].insert({"scope": scope, "subject": subject, "at": now()})
+        row = self.one("SELECT COUNT(*) AS n FROM auth_failures WHERE scope = ? AND subject = ? AND at >= ?",
+                       (scope, subject, since.isoformat(timespec="seconds")))
+        return int(row["n"]) if row else 0
+
+    def block(self, scope: str, subject: str, until: datetime, level: int) -> None:
+        """Start (or lengthen) a backoff, and forget the failures that led to it."""
+        self.db["auth_blocks"].upsert({"scope": scope, "subject": subject, "level": level,
+                                       "until": until.isoformat(timespec="seconds")}, pk=("scope", "subject"))
+        self.db.execute("DELETE FROM auth_failures WHERE scope = ? AND subject = ?", (scope, subject))
+
+    # -- new-ticket token buckets ----------------------------------------------------
+
+    def bucket(self, sender: str) -> tuple[float, datetime] | None:
+        """(tokens, when last counted) of a sender's new-ticket bucket; None when it never opened one."""
+        row = self.one("SELECT tokens, updated FROM buckets WHERE sender = ?", (sender,))
+        return (float(row["tokens"]), datetime.fromisoformat(row["updated"])) if row else None
+
+    def set_bucket(self, sender: str, tokens: float) -> None:
+        self.db["buckets"].upsert({"sender": sender, "tokens": tokens,
+                                   "updated": clock.now().isoformat(timespec="seconds")}, pk="sender")

@@ -1,0 +1,54 @@
+"""What the operator CLI shows: rows as plain dicts, ready for a table or JSON (shapes fixed by the README)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maildesk.store.base import StoreBase
+
+Rows = list[dict[str, Any]]
+
+
+class ReportStore(StoreBase):
+    """Read-only queries for `maildesk ticket|quarantine|outbox|customer|contact ...`."""
+
+    def ticket_rows(self) -> Rows:
+        return self.all("SELECT number, status, queue, priority, customer_id AS customer, requester, assignee, "
+                        "subject, created, updated FROM tickets ORDER BY number")
+
+    def message_rows(self, ticket: int) -> Rows:
+        """A ticket's mails, each with its attachments' metadata."""
+        out = []
+        for m in self.all("SELECT * FROM messages WHERE ticket = ? ORDER BY id", (ticket,)):
+            atts = self.all("SELECT filename, size, sha256 FROM attachments WHERE message = ? ORDER BY id", (m["id"],))
+            out.append({"direction": m["direction"], "from": m["from_addr"], "to": m["to_addrs"], "date": m["date"],
+                        "subject": m["subject"], "message_id": m["message_id"], "text": m["text"],
+                        "attachments": atts})
+        return out
+
+    def outbox_rows(self, ticket: int | None = None) -> Rows:
+        """Outgoing mails (of one ticket, or all) with their delivery state."""
+        if ticket is not None:
+            return self.all("SELECT id, kind, rcpt AS \"to\", subject, status, attempts, last_error, created, sent_at "
+                            "FROM outbox WHERE ticket = ? ORDER BY id", (ticket,))
+        return self.all("SELECT id, ticket, kind, rcpt AS \"to\", status, attempts, next_attempt, last_error, subject "
+                        "FROM outbox ORDER BY id")
+
+    def event_rows(self, *, ticket: int | None = None, key: str | None = None) -> Rows:
+        """The decision log of a ticket or of one message (by its key)."""
+        if ticket is not None:
+            return self.all("SELECT kind, detail, created FROM events WHERE ticket = ? ORDER BY id", (ticket,))
+        return self.all("SELECT created, kind, detail FROM events WHERE message_key = ? ORDER BY id", (key,))
+
+    def held_rows(self) -> Rows:
+        return self.all("SELECT id, reason, sender, subject, date, attempts, status FROM quarantine "
+                        "WHERE status = 'held' ORDER BY id")
+
+    def contact_rows(self, cid: str) -> Rows:
+        return self.all("SELECT email, CASE admin WHEN 1 THEN 'yes' ELSE '' END AS admin, added_by, created "
+                        "FROM contacts WHERE customer_id = ? ORDER BY created", (cid,))
+
+    def customers_of_rows(self, email: str) -> Rows:
+        return self.all("SELECT c.customer_id, cu.name, CASE c.admin WHEN 1 THEN 'yes' ELSE '' END AS admin, "
+                        "c.added_by, c.created FROM contacts c JOIN customers cu ON cu.id = c.customer_id "
+                        "WHERE c.email = ? ORDER BY c.created", (email,))

@@ -1,0 +1,67 @@
+"""The database schema, as migrations applied in order (PRAGMA user_version counts them)."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT NOT NULL, language TEXT,
+        password_hash TEXT, created TEXT NOT NULL);
+    CREATE TABLE contacts (customer_id TEXT NOT NULL REFERENCES customers(id), email TEXT NOT NULL,
+        admin INTEGER NOT NULL DEFAULT 0, added_by TEXT, created TEXT NOT NULL,
+        PRIMARY KEY (customer_id, email));
+    CREATE INDEX contacts_email ON contacts(email);
+    CREATE TABLE tickets (number INTEGER PRIMARY KEY, subject TEXT NOT NULL, status TEXT NOT NULL,
+        queue TEXT NOT NULL, priority TEXT NOT NULL, customer_id TEXT, requester TEXT NOT NULL,
+        comm_address TEXT NOT NULL, assignee TEXT, price TEXT, due TEXT, first_response_due TEXT,
+        language TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL);
+    CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket INTEGER NOT NULL REFERENCES tickets(number),
+        direction TEXT NOT NULL, message_id TEXT, message_key TEXT, from_addr TEXT NOT NULL,
+        to_addrs TEXT NOT NULL, date TEXT NOT NULL, subject TEXT NOT NULL, text TEXT NOT NULL,
+        raw_sha256 TEXT, created TEXT NOT NULL);
+    CREATE INDEX messages_ticket ON messages(ticket);
+    CREATE TABLE attachments (id INTEGER PRIMARY KEY, message INTEGER NOT NULL REFERENCES messages(id),
+        filename TEXT NOT NULL, content_type TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL);
+    CREATE INDEX attachments_message ON attachments(message);
+    CREATE TABLE thread_ids (message_id TEXT PRIMARY KEY, ticket INTEGER NOT NULL);
+    CREATE TABLE inbound (key TEXT PRIMARY KEY, message_id TEXT, sender TEXT, subject TEXT,
+        outcome TEXT, ticket INTEGER, reason TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT, uidvalidity INTEGER, uid INTEGER, raw_sha256 TEXT, updated TEXT NOT NULL);
+    CREATE TABLE quarantine (id INTEGER PRIMARY KEY, key TEXT NOT NULL, reason TEXT NOT NULL,
+        sender TEXT, subject TEXT, date TEXT, raw_sha256 TEXT, attempts INTEGER NOT NULL DEFAULT 1,
+        status TEXT NOT NULL DEFAULT 'held', created TEXT NOT NULL);
+    CREATE TABLE outbox (id INTEGER PRIMARY KEY, ticket INTEGER, kind TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE, mail_from TEXT NOT NULL, rcpt TEXT NOT NULL, subject TEXT NOT NULL,
+        raw BLOB NOT NULL, status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL, last_error TEXT, created TEXT NOT NULL, sent_at TEXT);
+    CREATE INDEX outbox_due ON outbox(status, next_attempt);
+    CREATE TABLE events (id INTEGER PRIMARY KEY, ticket INTEGER, message_key TEXT, kind TEXT NOT NULL,
+        detail TEXT NOT NULL, created TEXT NOT NULL);
+    CREATE INDEX events_ticket ON events(ticket);
+    CREATE TABLE notices (address TEXT NOT NULL, kind TEXT NOT NULL, last_sent TEXT NOT NULL,
+        PRIMARY KEY (address, kind));
+    CREATE TABLE watermarks (mailbox TEXT PRIMARY KEY, uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL);
+    """,
+    """
+    ALTER TABLE tickets ADD COLUMN parent INTEGER;
+    ALTER TABLE messages ADD COLUMN original_text TEXT;
+    """,
+    """
+    CREATE TABLE auth_failures (scope TEXT NOT NULL, subject TEXT NOT NULL, at TEXT NOT NULL);
+    CREATE INDEX auth_failures_subject ON auth_failures(scope, subject, at);
+    CREATE TABLE auth_blocks (scope TEXT NOT NULL, subject TEXT NOT NULL, until TEXT NOT NULL,
+        level INTEGER NOT NULL, PRIMARY KEY (scope, subject));
+    ALTER TABLE inbound ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0;
+    """,
+    """
+    CREATE TABLE bounced (address TEXT PRIMARY KEY, at TEXT NOT NULL, outbox INTEGER);
+    CREATE INDEX outbox_rcpt ON outbox(rcpt, created);
+    CREATE TABLE buckets (sender TEXT PRIMARY KEY, tokens REAL NOT NULL, updated TEXT NOT NULL);
+    ALTER TABLE outbox ADD COLUMN claimed_by INTEGER;
+    """,
+    """
+    CREATE INDEX tickets_requester ON tickets(requester);
+    CREATE INDEX tickets_comm_address ON tickets(comm_address);
+    CREATE INDEX outbox_kind_created ON outbox(kind, created);
+    ALTER TABLE outbox ADD COLUMN attachments TEXT;
+    """,
+]

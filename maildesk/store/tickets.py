@@ -1,0 +1,84 @@
+"""Tickets, their messages, attachments and thread IDs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from maildesk.models import Attachment, Status
+from maildesk.store.base import StoreBase, now
+from maildesk.store.rows import Ticket, from_row
+
+
+class TicketStore(StoreBase):
+    """Reads and writes of tickets and what hangs on them (writes: inside transaction())."""
+
+    def ticket(self, number: int) -> Ticket | None:
+        return from_row(Ticket, self.one("SELECT * FROM tickets WHERE number = ?", (number,)))
+
+    def next_ticket_number(self) -> int:
+        """The next number; called inside the transaction that inserts it, so there are no gaps."""
+        return int(self.db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM tickets").fetchone()[0])
+
+    def insert_ticket(self, **fields: Any) -> Ticket:
+        """A new ticket row (every column named in the schema's tickets table)."""
+        self.db["tickets"].insert({"created": now(), "updated": now(), **fields})
+        ticket = self.ticket(fields["number"])
+        assert ticket is not None
+        return ticket
+
+    def update_ticket(self, number: int, **changes: Any) -> Ticket:
+        """Change some fields; `updated` is stamped. Returns the row as it is now."""
+        self.db["tickets"].update(number, {**changes, "updated": now()})
+        ticket = self.ticket(number)
+        assert ticket is not None
+        return ticket
+
+    def ticket_for_ids(self, ids: list[str]) -> int | None:
+        """The ticket a set of Message-IDs (In-Reply-To, References) points at, newest reference first."""
+        for mid in reversed(ids):
+            row = self.one("SELECT ticket FROM thread_ids WHERE message_id = ?", (mid,))
+            if row:
+                return int(row["ticket"])
+        return None
+
+    def link_message_id(self, message_id: str, ticket: int) -> None:
+        """A Message-ID that threads replies onto the ticket (ours or the customer's)."""
+        self.db["thread_ids"].upsert({"message_id": message_id, "ticket": ticket}, pk="message_id")
+
+    def add_message(self, ticket: int, *, direction: str, message_id: str, message_key: str, from_addr: str,
+                    to_addrs: str, date: str, subject: str, text: str, original_text: str | None, raw_sha256: str,
+                    attachments: tuple[Attachment, ...]) -> int:
+        """A mail on a ticket with its attachments' metadata (the bytes are blobs); returns the message's id."""
+        row = self.db["messages"].insert({
+            "ticket": ticket, "direction": direction, "message_id": message_id, "message_key": message_key,
+            "from_addr": from_addr, "to_addrs": to_addrs, "date": date, "subject": subject, "text": text,
+            "original_text": original_text, "raw_sha256": raw_sha256, "created": now(),
+        })
+        for att in attachments:
+            self.db["attachments"].insert({"message": row.last_pk, "filename": att.filename,
+                                           "content_type": att.content_type, "size": att.size, "sha256": att.sha256})
+        if message_id:
+            self.link_message_id(message_id, ticket)
+        return int(row.last_pk)
+
+    def first_message_id(self, ticket: int) -> str:
+        """The Message-ID of the mail that opened the ticket ('' when it had none)."""
+        row = self.one("SELECT message_id FROM messages WHERE ticket = ? ORDER BY id LIMIT 1", (ticket,))
+        return str(row["message_id"] or "") if row else ""
+
+    def last_customer_message_id(self, ticket: int) -> str:
+        """The Message-ID of the customer's latest mail on the ticket, which an answer replies to."""
+        row = self.one("SELECT message_id FROM messages WHERE ticket = ? AND direction = 'in' AND message_id != '' "
+                       "ORDER BY id DESC LIMIT 1", (ticket,))
+        return str(row["message_id"]) if row else ""
+
+    def queue_position(self, queue: str, number: int) -> int:
+        """How many open tickets of the queue are ahead of this one, plus one."""
+        row = self.one("SELECT COUNT(*) AS n FROM tickets WHERE queue = ? AND status = ? AND number < ?",
+                       (queue, Status.OPEN.value, number))
+        return (int(row["n"]) if row else 0) + 1
+
+    def has_customer_ticket(self, address: str) -> bool:
+        """Did the address request (or receive mail of) a ticket of a customer, e.g. by credentials?"""
+        return self.one("SELECT 1 AS x FROM tickets WHERE (requester = ? OR comm_address = ?) "
+                        "AND customer_id IS NOT NULL LIMIT 1", (address, address)) is not None
