@@ -5,7 +5,7 @@ PYTEST_ARGS ?=
 # Two workers: the suite waits on servers as much as it computes (each worker starts its own Dovecot).
 PYTEST_WORKERS ?= 2
 
-.PHONY: test demo bench system-deps clean
+.PHONY: test lint demo bench system-deps clean
 
 system-deps:
 	@command -v dovecot >/dev/null 2>&1 && command -v doveadm >/dev/null 2>&1 || { \
@@ -20,8 +20,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	touch $@
 
-test: system-deps $(VENV)/.installed
+test: system-deps $(VENV)/.installed lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# ruff (style, imports, bug patterns) over everything; mypy --strict over the package (config in pyproject.toml).
+lint: $(VENV)/.installed
+	$(PY) -m ruff check maildesk tests bench demo
+	$(PY) -m mypy
 
 demo: system-deps $(VENV)/.installed
 	$(PY) demo/run_demo.py
@@ -30,4 +35,4 @@ bench: system-deps $(VENV)/.installed
 	$(PY) bench/latency.py
 
 clean:
-	rm -rf $(VENV) demo/run bench/out .pytest_cache
+	rm -rf $(VENV) demo/run bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -68,7 +68,8 @@ def main() -> None:
     print(f"{'category':<11} {'outcome':<36} count")
     for (cat, out), n in sorted(table.items()):
         print(f"{cat:<11} {out:<36} {n}")
-    odd = [r for r in rows if r["category"] in ("bounce", "autoreply") and (r["kind"] in ("new", "followup") or r["mails"])]
+    odd = [r for r in rows
+           if r["category"] in ("bounce", "autoreply") and (r["kind"] in ("new", "followup") or r["mails"])]
     print(f"\nbounces/auto-replies that opened a ticket or caused mail: {len(odd)}")
     for r in odd:
         print(f"  {r['file']}: {r['outcome']}, {r['mails']} mail(s)")

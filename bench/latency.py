@@ -106,8 +106,10 @@ def main() -> None:
 
         print(f"latency, APPEND -> confirmation at the SMTP server, IDLE, {len(latencies)} mails one at a time:")
         print(f"  p50 {pct(latencies, 50):7.1f} ms   p90 {pct(latencies, 90):7.1f} ms   "
-              f"p99 {pct(latencies, 99):7.1f} ms   max {max(latencies):7.1f} ms   mean {statistics.mean(latencies):.1f} ms")
-        print(f"throughput, batch of {args.batch_mails} mails APPENDed at once: {args.batch_mails / elapsed:.1f} msgs/s "
+              f"p99 {pct(latencies, 99):7.1f} ms   max {max(latencies):7.1f} ms   "
+              f"mean {statistics.mean(latencies):.1f} ms")
+        print(f"throughput, batch of {args.batch_mails} mails APPENDed at once: "
+              f"{args.batch_mails / elapsed:.1f} msgs/s "
               f"({elapsed:.1f} s until the last confirmation)")
         print(f"daemon peak RSS: {peak_rss_mib(daemon.pid):.1f} MiB")
     finally:

@@ -83,7 +83,7 @@ def main() -> None:
         daemon = subprocess.Popen([sys.executable, "-m", "maildesk", "--config", str(RUN / "rules.toml"), "run"],
                                   stderr=open(RUN / "daemon.log", "w"))
         user = "helpdesk@example.test"
-        for i, path in enumerate(sorted((HERE / "mails").glob("*.eml")), 1):
+        for path in sorted((HERE / "mails").glob("*.eml")):
             print(f"-> delivering {path.name}")
             imap.append(user, path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
             wait(lambda: imap.count(user, "INBOX") == 0, f"{path.name} to be processed")
@@ -91,10 +91,14 @@ def main() -> None:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(10)
 
-        print("\n== maildesk ticket list"); print(maildesk("ticket", "list"))
-        print("== maildesk ticket show 1"); print(maildesk("ticket", "show", "1"))
-        print("== maildesk quarantine list"); print(maildesk("quarantine", "list"))
-        print("== maildesk outbox list"); print(maildesk("outbox", "list"))
+        print("\n== maildesk ticket list")
+        print(maildesk("ticket", "list"))
+        print("== maildesk ticket show 1")
+        print(maildesk("ticket", "show", "1"))
+        print("== maildesk quarantine list")
+        print(maildesk("quarantine", "list"))
+        print("== maildesk outbox list")
+        print(maildesk("outbox", "list"))
         print(f"== mails the SMTP server received ({len(smtp.received)})")
         for r in smtp.received:
             msg = r.message

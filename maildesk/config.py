@@ -198,9 +198,9 @@ SECTIONS: dict[str, type] = {
 TABLE_ARRAYS: dict[str, type] = {"queue": Queue, "consultant": Consultant}
 
 
-def schema() -> list[tuple[str, dataclasses.Field]]:
+def schema() -> list[tuple[str, dataclasses.Field[Any]]]:
     """Every documented key as ('section.key', field), in file order."""
-    out = []
+    out: list[tuple[str, dataclasses.Field[Any]]] = []
     for sec, cls in {**SECTIONS, **TABLE_ARRAYS}.items():
         out.extend((f"{sec}.{f.name}", f) for f in dataclasses.fields(cls))
     return out
@@ -214,7 +214,8 @@ def markdown_table() -> str:
         if f.default is MISSING and f.default_factory is MISSING:
             default = "required"
         else:
-            default = json.dumps(f.default if f.default is not MISSING else f.default_factory(), ensure_ascii=False)
+            value = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[operator]
+            default = json.dumps(value, ensure_ascii=False)
         choices = f.metadata.get("choices")
         extra = f" One of: {', '.join(f'`{c}`' for c in choices)}." if choices else ""
         rows.append(f"| `{key}` | `{default}` | {f.metadata['help']}{extra} |")
@@ -351,7 +352,7 @@ def _validate(cfg: Config, text: str) -> None:
     if cfg.authorise.unknown_sender == "triage" and cfg.authorise.triage_queue not in names:
         raise ConfigError(f"queue {cfg.authorise.triage_queue!r} is not defined as a [[queue]]",
                           key="authorise.triage_queue", line=find_line(text, "authorise", "unknown_sender"))
-    for i, cap in enumerate(cfg.limits.auto_caps):
+    for cap in cfg.limits.auto_caps:
         if not re.fullmatch(r"\d+/\d+[smhd]", cap):
             raise ConfigError(f"{cap!r} is not COUNT/WINDOW such as 10/10m", key="limits.auto_caps",
                               line=find_line(text, "limits", "auto_caps"))
@@ -361,7 +362,7 @@ def _validate(cfg: Config, text: str) -> None:
 
 def secret(cfg: Config, section: str) -> str:
     """The password of `imap` or `smtp`, from the key, the environment or a file."""
-    s = getattr(cfg, section)
+    s: Imap | Smtp = getattr(cfg, section)
     if s.password:
         return s.password
     if s.password_env:

@@ -100,10 +100,8 @@ class Pipeline:
         """
         legacy = hashlib.sha256(raw).hexdigest()  # the key before trace fields were ignored (mail from an upgrade)
         if oversized:
-            head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0] + b"\r\n\r\n"
-            mail = dataclasses.replace(self.parse(head), raw=raw, key=message_key(raw), text="",
-                                       attachments=(), defect=Reason.TOO_LARGE.value)
-            return self._commit(Facts(mail), raw, uidvalidity, uid, detail=f"{oversized} bytes", legacy=legacy)
+            return self._commit(Facts(self._header_only(raw)), raw, uidvalidity, uid, detail=f"{oversized} bytes",
+                                legacy=legacy)
         mail = self.parse(raw)
         crash.point("process")
         creds = credentials.find(mail.text)
@@ -115,6 +113,12 @@ class Pipeline:
                 mail = dataclasses.replace(mail, text=credentials.MASK)
         return self._commit(Facts(mail, creds, released=force), raw, uidvalidity, uid, redacted=bool(found),
                             legacy=legacy)
+
+    def _header_only(self, raw: bytes) -> ParsedMail:
+        """A mail over limits.max_message_bytes: its header is read, its body never (it is held as too-large)."""
+        head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0] + b"\r\n\r\n"
+        return dataclasses.replace(self.parse(head), raw=raw, key=message_key(raw), text="", attachments=(),
+                                   defect=Reason.TOO_LARGE.value)
 
     def decide(self, facts: Facts) -> Trace:
         """Walk STEPS until one decides; only reads the store."""
@@ -182,6 +186,8 @@ class Pipeline:
 
     def trace(self, raw: bytes) -> Trace:
         """What the steps would decide for a mail now, without writing anything (`maildesk rules test`)."""
+        if len(raw) > self.cfg.limits.max_message_bytes:
+            return self.decide(Facts(self._header_only(raw)))
         mail = self.parse(raw)
         return self.decide(Facts(mail, credentials.find(mail.text)))
 

@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 STOP_GRACE = 4.0  # seconds from the signal to a forced exit; systemd and operators expect < 5
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -32,7 +33,13 @@ def force_exit() -> None:
     os._exit(1)
 
 
-def install(on_stop: Callable[[], None]) -> Callable[[], None]:
+class Uninstall(Protocol):
+    """Undo install(); graceful=False leaves the forced exit armed (a task still hangs)."""
+
+    def __call__(self, graceful: bool = True) -> None: ...
+
+
+def install(on_stop: Callable[[], object]) -> Uninstall:
     """Handle SIGTERM/SIGINT (call from the main thread); returns the function that undoes it."""
     requested.clear()
     finished = threading.Event()

@@ -72,7 +72,8 @@ def test_reply_from_each_client_reaches_customer_without_history(desk, dovecot, 
     [answer] = smtp.wait_for(1) and smtp.to("alice@acme.test")
     body = answer.get_content()
     assert new_text in body
-    for quoted in (QUOTED, "napsal(a):", "wrote:", "Odesláno:", "Sent:", "From:", "Jana Nováková\nExample Support, tel"):
+    for quoted in (QUOTED, "napsal(a):", "wrote:", "Odesláno:", "Sent:", "From:",
+                   "Jana Nováková\nExample Support, tel"):
         assert quoted not in body
     assert answer["Subject"] == "[EX #1] Printer on fire"
     assert "Jana Nováková" in answer["From"] and "helpdesk@example.test" in answer["From"]

@@ -97,7 +97,8 @@ async def test_imap_outage_backs_off_and_logs_once(tmp_path, own_dovecot, smtp, 
 async def test_imap_restart_mid_batch_loses_and_doubles_nothing(tmp_path, own_dovecot, smtp):
     server = own_dovecot()
     cfg = config_for(tmp_path, server, smtp, server.port, "none", poll=2)
-    cfg.path.write_text(cfg.path.read_text() + "\n[limits]\nnew_tickets_per_hour = 1000\nauto_per_recipient_day = 1000\n")
+    cfg.path.write_text(cfg.path.read_text()
+                        + "\n[limits]\nnew_tickets_per_hour = 1000\nauto_per_recipient_day = 1000\n")
     from maildesk.config import load
     cfg = load(cfg.path)
     with server.client("helpdesk") as c:

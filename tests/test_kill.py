@@ -15,7 +15,8 @@ from maildesk.daemon import open_store
 
 N = 200
 MAIL = ("From: Customer {i} <c{i}@acme.test>\r\nTo: helpdesk@example.test\r\nSubject: Request {i}\r\n"
-        "Message-ID: <kill-{i}@acme.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPrinter {i} is on fire.\r\n")
+        "Message-ID: <kill-{i}@acme.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "Printer {i} is on fire.\r\n")
 
 
 def test_sigkill_during_a_batch_loses_nothing_and_duplicates_no_ticket(make_config, dovecot, smtp):

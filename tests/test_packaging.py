@@ -75,8 +75,8 @@ def test_site_templates_override_file_by_file(tmp_path):
     assert r.problems() == []
     subject, body = r.render("confirmation", "en", ticket={"tag": "[EX #1]"})
     assert (subject, body) == ("Got it [EX #1]", "Our own words.\n")
-    subject, _ = r.render("confirmation", "cs", ticket={"tag": "[EX #1]", "subject": "s", "parent": None,
-                                                        "position": 0, "first_response_due": ""}, requester_name="", hours=None)
+    ticket = {"tag": "[EX #1]", "subject": "s", "parent": None, "position": 0, "first_response_due": ""}
+    subject, _ = r.render("confirmation", "cs", ticket=ticket, requester_name="", hours=None)
     assert subject == "[EX #1] s"  # the packaged Czech one: only en/confirmation.txt was overridden
 
 

@@ -30,7 +30,8 @@ HELD_WHY: dict[str, str] = {
 
 def held_reason(reason: str, cfg: Config) -> str:
     """A sentence for the sender and the consultants on why a known sender's mail is held."""
-    return HELD_WHY.get(reason, reason).format(limit=cfg.limits.new_tickets_per_hour, max_attachments=cfg.limits.max_attachments)
+    why = HELD_WHY.get(reason, reason)
+    return why.format(limit=cfg.limits.new_tickets_per_hour, max_attachments=cfg.limits.max_attachments)
 
 
 def hold(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None, raw_sha: str, attempts: int = 1) -> None:

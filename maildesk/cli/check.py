@@ -23,7 +23,7 @@ async def check_imap(cfg: Config) -> bool:
     try:
         await src.connect()
         n = len(await src.sizes())
-        caps = [c for c in ("IDLE", "MOVE", "UIDPLUS") if src.imap.has_capability(c)]
+        caps = [c for c in ("IDLE", "MOVE", "UIDPLUS") if src.conn.has_capability(c)]
         return report(True, f"IMAP {cfg.imap.host}:{cfg.imap.port}",
                       f"{cfg.imap.mailbox} has {n} message(s); server offers {', '.join(caps) or 'none of IDLE/MOVE'}")
     except MaildeskError as exc:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from maildesk.config import Config
 from maildesk.store import Store, now
 from maildesk.store.blobs import BlobStore
+
+if TYPE_CHECKING:  # the read-only views load no pipeline (and no parser, IMAP or SMTP library)
+    from maildesk.pipeline import Trace
 
 # C0 and C1 controls (ESC and CSI start terminal escape sequences), DEL, zero-width and bidi controls,
 # line and paragraph separators: what a mail could use to rewrite or hide things on the operator's terminal.
@@ -27,7 +30,7 @@ def say(*parts: object, file: TextIO | None = None) -> None:
     print(safe(" ".join(str(p) for p in parts)), file=file or sys.stdout)
 
 
-def table(rows: list[dict], cols: list[str]) -> str:
+def table(rows: list[dict[str, Any]], cols: list[str]) -> str:
     """A plain fixed-width table; cells are cut at 60 characters."""
     cells = [[str(r.get(c) if r.get(c) is not None else "-").replace("\n", " ")[:60] for c in cols] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
@@ -51,7 +54,7 @@ def ticket_list(store: Store, as_json: bool) -> int:
     return 0
 
 
-def ticket_record(store: Store, number: int) -> dict | None:
+def ticket_record(store: Store, number: int) -> dict[str, Any] | None:
     """The `ticket show --json` object (shape fixed by design.md, plus mails and events)."""
     t = store.ticket(number)
     if t is None:
@@ -189,3 +192,16 @@ def contact_show(store: Store, cfg: Config, addr: str) -> int:
     else:
         say("no bounce flag: mail to it is sent")
     return 0 if rows or consultant else 1
+
+
+def trace(t: Trace, as_json: bool) -> int:
+    """`rules test`: each step and what it said, the deciding one last."""
+    d = t.decision
+    if as_json:
+        emit({"decision": {"kind": d.kind.value, "reason": d.reason, "detail": d.detail, "ticket": d.ticket},
+              "decided_by": t.lines[-1][0], "steps": [{"step": s, "said": said} for s, said in t.lines]})
+        return 0
+    say(table([{"step": s, "said": said} for s, said in t.lines], ["step", "said"]))
+    say(f"decision: {d.kind.value}" + (f" #{d.ticket}" if d.ticket else "") + (f" {d.reason}" if d.reason else "")
+        + f" (step {t.lines[-1][0]}; nothing was written or sent)")
+    return 0

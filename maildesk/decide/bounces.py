@@ -15,6 +15,7 @@ import email
 import email.policy
 import logging
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 
 from flufl.bounce import all_failures
@@ -42,8 +43,12 @@ def failed_recipients(raw: bytes) -> tuple[set[str], set[str]]:
     except Exception as exc:  # flufl's heuristic detectors meet every kind of broken bounce
         log.debug("bounce not understood: %s", exc.__class__.__name__)
         return set(), set()
-    norm = lambda xs: {(x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x)).lower() for x in xs}  # noqa
-    return norm(temporary), norm(permanent)
+    return _addresses(temporary), _addresses(permanent)
+
+
+def _addresses(found: Iterable[bytes | str]) -> set[str]:
+    """flufl.bounce's addresses (bytes or text), as lower-case text."""
+    return {(x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x)).lower() for x in found}
 
 
 def _delivery_status(raw: bytes, rcpt: str) -> str:

@@ -24,6 +24,7 @@ from maildesk.config import Config
 
 STATUSES = ("open", "waiting", "resolved", "closed")
 PRIORITIES = ("normal", "express")
+KNOWN = "#take, #assign, #status, #note, #price, #due, #priority, #verify, #keepquote"
 _AMOUNT = re.compile(r"^(\d{1,12}(?:[.,]\d{1,2})?)(?:\s+([A-Za-z]{3}))?$")
 
 
@@ -57,7 +58,7 @@ def _check(name: str, arg: str, cfg: Config) -> tuple[Command | None, str]:
             return Command(name, date.fromisoformat(arg).isoformat()), ""
         except ValueError:
             return None, f"#due {arg}: use a date as YYYY-MM-DD"
-    return None, f"#{name}: unknown command (known: #take, #assign, #status, #note, #price, #due, #priority, #verify, #keepquote)"
+    return None, f"#{name}: unknown command (known: {KNOWN})"
 
 
 def parse_commands(text: str, cfg: Config) -> tuple[list[Command], str, list[str]]:

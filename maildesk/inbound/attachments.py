@@ -57,7 +57,7 @@ def sniff(data: bytes, claimed: str) -> str:
         return claimed or "application/octet-stream"
     if claimed in ("", "application/octet-stream", "application/x-download", "binary/octet-stream") \
             or claimed.split("/")[0] != kind.mime.split("/")[0]:
-        return kind.mime
+        return str(kind.mime)
     return claimed
 
 

@@ -57,7 +57,7 @@ def _labelled(line: str) -> list[tuple[str, str]]:
     if not marks or line[: marks[0].start()].strip():  # a label must start the line
         return []
     out = []
-    for m, nxt in zip(marks, marks[1:] + [None]):
+    for m, nxt in zip(marks, [*marks[1:], None], strict=True):
         value = line[m.end(): nxt.start() if nxt else len(line)].strip()
         if value:
             out.append(("id" if m.group("id") else "pw", value))
@@ -156,7 +156,8 @@ def redact_markup(text: str, secret: str) -> str:
             chars.append(ch)
             spans.append((m.start(), m.end()))
     plain = "".join(chars)
-    hits = [(spans[m.start()][0], spans[m.end() - 1][1]) for m in _pattern(secret).finditer(plain) if m.end() > m.start()]
+    hits = [(spans[m.start()][0], spans[m.end() - 1][1])
+            for m in _pattern(secret).finditer(plain) if m.end() > m.start()]
     for start, end in reversed(hits):
         text = text[:start] + MASK + text[end:]
     return text

@@ -71,8 +71,8 @@ _SENT_FROM = re.compile(r"^(?:Sent from my .{1,40}|Odesláno z (?:mého|iPhonu|A
                         r"Sendt fra .{1,40}|Lähetetty .{1,40}|Hanki Outlook .{1,80}|Отправлено с .{1,40}|"
                         r"Envoyé depuis .{1,40}|Stáhn(?:ěte si|out) Outlook .{1,80})$", re.I)
 _FOOTER = re.compile(r"^\s*(?:_{5,}|-{5,})\s*$|mailing\s+list|unsubscribe|listinfo|^https?://\S+$", re.I)
-_INLINE_ATTRIBUTION = re.compile(rf"(?<=[.!?])\s+((?:On|Le|Am|Dne|Dňa|El|Il|Em|Op|W dniu)\s.{{5,300}}?(?:{_WROTE})\s*:)\s*$",
-                                 re.I)
+_INLINE_ATTRIBUTION = re.compile(
+    rf"(?<=[.!?])\s+((?:On|Le|Am|Dne|Dňa|El|Il|Em|Op|W dniu)\s.{{5,300}}?(?:{_WROTE})\s*:)\s*$", re.I)
 WINDOW = 3  # an attribution may wrap over this many lines
 
 
@@ -87,7 +87,7 @@ class Extracted:
 
 def _split_inline_attributions(lines: list[str]) -> list[str]:
     """'Thanks. On Mon, Jan wrote:' -> the sentence and the attribution on lines of their own."""
-    out = []
+    out: list[str] = []
     for line in lines:
         m = _INLINE_ATTRIBUTION.search(line) if not _QUOTE.match(line) else None
         out.extend([line[: m.start()].rstrip(), m.group(1)] if m else [line])
@@ -235,8 +235,8 @@ def latest_reply(text: str) -> Extracted:
     first_s, first_f = marks.find("s"), marks.find("f")
     if first_f >= 0 and (first_s < 0 or first_f < first_s):
         # a forward the writer meant to include: nothing in it is history, only a signature goes
-        kept = "\n".join(_drop_signature(lines)).strip()
-        return Extracted(kept, True, 0) if kept else Extracted(whole, False)
+        forwarded = "\n".join(_drop_signature(lines)).strip()
+        return Extracted(forwarded, True, 0) if forwarded else Extracted(whole, False)
     head = lines
     if first_s >= 0:
         head, rest = lines[:first_s], marks[first_s:]
@@ -249,7 +249,7 @@ def latest_reply(text: str) -> Extracted:
     if re.search(r"m[me]*t[te]*m", head_marks):
         return Extracted(whole, False)  # interleaved quotes and answers
     kept_lines: list[str] = []
-    for ln, k in zip(head, head_marks):
+    for ln, k in zip(head, head_marks, strict=True):
         if k not in "ms":
             kept_lines.append(ln)
         elif kept_lines and kept_lines[-1].strip():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable
 
 import aioimaplib
 from aioimaplib import quoted
@@ -42,7 +43,8 @@ class ImapSource:
         self.lost = False
         try:
             if c.security == "tls":
-                imap = aioimaplib.IMAP4_SSL(c.host, c.port, timeout=c.timeout, ssl_context=tls_context(self.cfg, "imap"))
+                imap = aioimaplib.IMAP4_SSL(c.host, c.port, timeout=c.timeout,
+                                            ssl_context=tls_context(self.cfg, "imap"))
             else:
                 imap = aioimaplib.IMAP4(c.host, c.port, timeout=c.timeout)
             imap.protocol.conn_lost_cb = self._connection_lost
@@ -91,7 +93,14 @@ class ImapSource:
         except Exception:  # a dying connection may fail in any way; we are leaving anyway
             pass
 
-    async def _call(self, coro, what: str) -> aioimaplib.Response:
+    @property
+    def conn(self) -> aioimaplib.IMAP4:
+        """The logged-in connection (MailServerDown before connect())."""
+        if self.imap is None:
+            raise MailServerDown("IMAP not connected")
+        return self.imap
+
+    async def _call(self, coro: Awaitable[aioimaplib.Response], what: str) -> aioimaplib.Response:
         """Run one IMAP command; a lost or stalled connection becomes MailServerDown."""
         if self.imap is None or self.lost:
             raise MailServerDown("IMAP connection lost")
@@ -104,10 +113,10 @@ class ImapSource:
 
     async def sizes(self) -> dict[int, int]:
         """RFC822.SIZE of every message in the mailbox, by UID, in one command."""
-        resp = await self._call(self.imap.uid("fetch", "1:*", "(UID RFC822.SIZE)"), "UID FETCH SIZE")
+        resp = await self._call(self.conn.uid("fetch", "1:*", "(UID RFC822.SIZE)"), "UID FETCH SIZE")
         if resp.result != "OK":
             raise MailServerDown(f"UID FETCH RFC822.SIZE: {_text(resp)}")
-        out = {}
+        out: dict[int, int] = {}
         for line in resp.lines:
             if isinstance(line, (bytes, bytearray)):
                 uid, size = re.search(rb"UID (\d+)", line), re.search(rb"RFC822\.SIZE (\d+)", line)
@@ -117,7 +126,7 @@ class ImapSource:
 
     async def fetch_headers(self, uid: int) -> bytes | None:
         """Only the header of a message (for one too large to fetch)."""
-        resp = await self._call(self.imap.uid("fetch", str(uid), "(UID BODY.PEEK[HEADER])"), "UID FETCH HEADER")
+        resp = await self._call(self.conn.uid("fetch", str(uid), "(UID BODY.PEEK[HEADER])"), "UID FETCH HEADER")
         for line in resp.lines:
             if isinstance(line, bytearray):
                 return bytes(line)
@@ -125,7 +134,7 @@ class ImapSource:
 
     async def fetch(self, uid: int) -> bytes | None:
         """The raw bytes of one message, without setting \\Seen; None when it is gone."""
-        resp = await self._call(self.imap.uid("fetch", str(uid), "(UID BODY.PEEK[])"), "UID FETCH")
+        resp = await self._call(self.conn.uid("fetch", str(uid), "(UID BODY.PEEK[])"), "UID FETCH")
         if resp.result != "OK":
             raise MailServerDown(f"UID FETCH {uid}: {_text(resp)}")
         for line in resp.lines:
@@ -135,8 +144,8 @@ class ImapSource:
 
     async def move(self, uid: int, folder: str) -> None:
         """Move one message out of the mailbox (MOVE, else COPY + \\Deleted + UID EXPUNGE)."""
-        imap = self.imap
-        if imap is not None and imap.has_capability("MOVE"):
+        imap = self.conn
+        if imap.has_capability("MOVE"):
             resp = await self._call(imap.uid("move", str(uid), quoted(folder)), "UID MOVE")
             if resp.result != "OK":
                 raise MailServerDown(f"UID MOVE {uid}: {_text(resp)}")
@@ -152,14 +161,14 @@ class ImapSource:
 
     async def replace(self, uid: int, raw: bytes, folder: str) -> None:
         """Keep `raw` (a redacted copy) in `folder` instead of the original: APPEND, then delete the original."""
-        resp = await self._call(self.imap.append(raw, mailbox=quoted(folder), flags=r"(\Seen)"), "APPEND")
+        resp = await self._call(self.conn.append(raw, mailbox=quoted(folder), flags=r"(\Seen)"), "APPEND")
         if resp.result != "OK":
             raise MailServerDown(f"APPEND to {folder}: {_text(resp)}")
-        await self._call(self.imap.uid("store", str(uid), "+FLAGS.SILENT", r"(\Deleted)"), "UID STORE")
-        if self.imap.has_capability("UIDPLUS"):
-            await self._call(self.imap.uid("expunge", str(uid)), "UID EXPUNGE")
+        await self._call(self.conn.uid("store", str(uid), "+FLAGS.SILENT", r"(\Deleted)"), "UID STORE")
+        if self.conn.has_capability("UIDPLUS"):
+            await self._call(self.conn.uid("expunge", str(uid)), "UID EXPUNGE")
         else:
-            await self._call(self.imap.expunge(), "EXPUNGE")
+            await self._call(self.conn.expunge(), "EXPUNGE")
 
     async def wait_for_mail(self) -> None:
         """Return when new mail may be there: IDLE push, or the poll interval."""

@@ -83,7 +83,8 @@ def quoted_text(markup: str) -> str | None:
         return None
     text = html_to_text("".join(marker.out))
     lines: list[str] = []
-    depth, level, current = 0, None, []
+    depth, level = 0, None
+    current: list[str] = []
     for ch in text + "\n":
         if ch == OPEN:
             depth += 1

@@ -28,6 +28,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC
 from email.message import Message
+from typing import Any
 
 import mailparser
 import nh3
@@ -45,7 +46,8 @@ log = logging.getLogger("maildesk.parse")
 logging.getLogger("mailparser").setLevel(logging.INFO)  # its DEBUG log quotes headers and parts of mails
 
 _ADDR = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
-_ANGLE_FORM = re.compile(rf'^(?P<name>"(?:[^"\\]|\\.)*"|(?:[^"<>@(),;:\\\[\]]|\((?:[^()\\]|\\.)*\))*)\s*<(?P<addr>{_ADDR})>$')
+_ANGLE_FORM = re.compile(
+    rf'^(?P<name>"(?:[^"\\]|\\.)*"|(?:[^"<>@(),;:\\\[\]]|\((?:[^()\\]|\\.)*\))*)\s*<(?P<addr>{_ADDR})>$')
 _ENCODED_WORD = re.compile(r"=\?[\w.-]+\?[bqBQ]\?[^?\s]*\?=")
 _BARE_FORM = re.compile(rf"^(?P<addr>{_ADDR})(?:\s*\((?P<comment>[^()<>@]*)\))?$")
 _QUOTED_LOCAL = re.compile(r'(?<![^\s<])"([A-Za-z0-9!#$%&\'*+/=?^_`{|}~.-]+)"@')
@@ -145,9 +147,16 @@ def strict_from(values: list[str] | None) -> tuple[str, str] | None:
     # RFC 5322 comments and RFC 2047 encoded words are atoms of the display name: take them out
     # before matching, so "=?iso-8859-1?Q?B=FCrling,=20A.?= <a@x>" is not read as a list.
     words: list[str] = []
-    value = _ENCODED_WORD.sub(lambda w: words.append(w.group(0)) or f"\x00{len(words) - 1}\x00", value)
+
+    def hide(w: re.Match[str]) -> str:
+        words.append(w.group(0))
+        return f"\x00{len(words) - 1}\x00"
+
+    def restore(text: str) -> str:
+        return re.sub(r"\x00(\d+)\x00", lambda i: words[int(i.group(1))], text)
+
+    value = _ENCODED_WORD.sub(hide, value)
     value = re.sub(r"\s*\((?:[^()\\]|\\.){0,200}\)\s*$", "", value).strip()  # a trailing comment
-    restore = lambda text: re.sub(r"\x00(\d+)\x00", lambda i: words[int(i.group(1))], text)  # noqa: E731
     m = _ANGLE_FORM.match(value)
     if m and "\x00" in m.group("addr"):
         return None
@@ -319,7 +328,9 @@ def _parse(key: str, raw: bytes, limits: Limits) -> ParsedMail:
     except Exception as exc:  # mail-parser raises many types on hostile input
         log.warning("key:%s #- unparseable: %s", key[:16], exc.__class__.__name__)
         return _stub(key, raw, Reason.UNPARSEABLE.value)
-    get = lambda name: msg.get(name)  # noqa: E731
+    def get(name: str) -> Any:
+        return msg.get(name)
+
     msgid = _ids(get("Message-ID"))
     sender = strict_from([header_text(v) for v in msg.get_all("From") or []] or None)
     text = "\n".join(parser.text_plain).strip()

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiosmtplib
 
@@ -37,10 +38,10 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
-def smtp_args(cfg: Config) -> dict:
+def smtp_args(cfg: Config) -> dict[str, Any]:
     """[smtp] as aiosmtplib keyword arguments (for send() and SMTP()); reads the password."""
     s = cfg.smtp
-    args: dict = {"hostname": s.host, "port": s.port, "timeout": s.timeout,
+    args: dict[str, Any] = {"hostname": s.host, "port": s.port, "timeout": s.timeout,
                   "use_tls": s.security == "tls", "start_tls": s.security == "starttls"}
     if s.security != "none":
         args["tls_context"] = tls_context(cfg, "smtp")
@@ -51,7 +52,7 @@ def smtp_args(cfg: Config) -> dict:
 
 def backoff(attempts: int, base: int, cap: int) -> int:
     """Seconds to wait after the given number of failed attempts: base * 2^(n-1), at most cap."""
-    return min(cap, base * 2 ** max(0, attempts - 1))
+    return int(min(cap, base * 2 ** max(0, attempts - 1)))
 
 
 class OutboxSender:
@@ -103,7 +104,7 @@ class OutboxSender:
                         "each may reach its recipient twice", released)
         return released
 
-    async def _deliver(self, row: OutboxMail, args: dict) -> bool | None:
+    async def _deliver(self, row: OutboxMail, args: dict[str, Any]) -> bool | None:
         """True when sent, False when deferred, dead or taken, None when the server is unreachable."""
         if not self._claim(row):
             return False

@@ -90,4 +90,5 @@ class StoreBase:
     def event(self, ticket: int | None, key: str | None, kind: str, detail: str | dict[str, Any]) -> None:
         """Record what happened (inside the transaction of the change), for the ticket's history and the log."""
         text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False, sort_keys=True)
-        self.db["events"].insert({"ticket": ticket, "message_key": key, "kind": kind, "detail": text, "created": now()})
+        self.db.table("events").insert({"ticket": ticket, "message_key": key, "kind": kind, "detail": text,
+                                        "created": now()})

@@ -21,7 +21,7 @@ class MailStore(StoreBase):
 
     def record_inbound(self, key: str, **facts: Any) -> None:
         """Write (or update) what became of one message."""
-        self.db["inbound"].upsert({"key": key, **facts, "updated": now()}, pk="key")
+        self.db.table("inbound").upsert({"key": key, **facts, "updated": now()}, pk="key")
 
     def count_processing_failure(self, key: str, error: str, **facts: Any) -> int:
         """Count one failed processing attempt of a message (own transaction); returns the attempts so far."""
@@ -36,23 +36,23 @@ class MailStore(StoreBase):
     def hold(self, *, key: str, reason: str, sender: str, subject: str, date: str, raw_sha256: str,
              attempts: int) -> int:
         """Quarantine a message; returns its quarantine ID."""
-        row = self.db["quarantine"].insert({
+        row = self.db.table("quarantine").insert({
             "key": key, "reason": reason, "sender": sender, "subject": subject, "date": date,
             "raw_sha256": raw_sha256, "attempts": attempts, "status": "held", "created": now(),
         })
-        return int(row.last_pk)
+        return int(row.last_pk or 0)
 
     def held(self, qid: int) -> Held | None:
         return from_row(Held, self.one("SELECT * FROM quarantine WHERE id = ?", (qid,)))
 
     def set_held_status(self, qid: int, status: str) -> None:
-        self.db["quarantine"].update(qid, {"status": status})
+        self.db.table("quarantine").update(qid, {"status": status})
 
     # -- outbox -------------------------------------------------------------------
 
     def enqueue(self, *, ticket: int | None, kind: str, message_id: str, mail_from: str, rcpt: str, subject: str,
                 raw: bytes, attachments: str | None) -> None:
-        self.db["outbox"].insert({
+        self.db.table("outbox").insert({
             "ticket": ticket, "kind": kind, "message_id": message_id, "mail_from": mail_from, "rcpt": rcpt,
             "subject": subject, "raw": raw, "attachments": attachments, "status": "pending", "attempts": 0,
             "next_attempt": now(), "created": now(),
@@ -81,12 +81,13 @@ class MailStore(StoreBase):
         return [OutboxMail(**r) for r in self.all("SELECT * FROM outbox WHERE status = 'sending'")]
 
     def update_mail(self, oid: int, **changes: Any) -> None:
-        self.db["outbox"].update(oid, changes)
+        self.db.table("outbox").update(oid, changes)
 
     def count_mail(self, *, rcpt: str | None = None, ticket: int | None = None, kinds: tuple[str, ...] = (),
                    not_kind: str | None = None, since: datetime) -> int:
         """Outbox mails created since `since`, filtered by recipient, ticket and kind (for the caps)."""
-        where, params = ["created >= ?"], [since.isoformat(timespec="seconds")]
+        where: list[str] = ["created >= ?"]
+        params: list[object] = [since.isoformat(timespec="seconds")]
         for column, value in (("rcpt", rcpt), ("ticket", ticket)):
             if value is not None:
                 where.append(f"{column} = ?")
@@ -106,7 +107,7 @@ class MailStore(StoreBase):
         return from_row(BounceFlag, self.one("SELECT * FROM bounced WHERE address = ?", (address.lower(),)))
 
     def flag_bounced(self, address: str, outbox: int) -> None:
-        self.db["bounced"].upsert({"address": address.lower(), "at": now(), "outbox": outbox}, pk="address")
+        self.db.table("bounced").upsert({"address": address.lower(), "at": now(), "outbox": outbox}, pk="address")
 
     def clear_bounce_flag(self, address: str) -> bool:
         return bool(self.db.execute("DELETE FROM bounced WHERE address = ?", (address.lower(),)).rowcount)
@@ -116,7 +117,7 @@ class MailStore(StoreBase):
         row = self.one("SELECT last_sent FROM notices WHERE address = ? AND kind = ?", (address, kind))
         if row and (clock.now() - datetime.fromisoformat(row["last_sent"])).total_seconds() < interval_hours * 3600:
             return False
-        self.db["notices"].upsert({"address": address, "kind": kind, "last_sent": now()}, pk=("address", "kind"))
+        self.db.table("notices").upsert({"address": address, "kind": kind, "last_sent": now()}, pk=("address", "kind"))
         return True
 
     def forget_notices(self, before: datetime) -> int:
@@ -136,7 +137,7 @@ class MailStore(StoreBase):
             mark = self.watermark(mailbox)
             if mark and mark.uidvalidity == uidvalidity and mark.last_uid >= uid:
                 return
-            self.db["watermarks"].upsert({"mailbox": mailbox, "uidvalidity": uidvalidity, "last_uid": uid},
+            self.db.table("watermarks").upsert({"mailbox": mailbox, "uidvalidity": uidvalidity, "last_uid": uid},
                                          pk="mailbox")
 
     def referenced_blobs(self) -> set[str]:

@@ -23,14 +23,14 @@ class PeopleStore(StoreBase):
         return [str(r["customer_id"]) for r in rows]
 
     def insert_customer(self, cid: str, name: str, language: str | None, password_hash: str | None) -> None:
-        self.db["customers"].insert({"id": cid, "name": name, "language": language, "password_hash": password_hash,
-                                     "created": now()})
+        self.db.table("customers").insert({"id": cid, "name": name, "language": language,
+                                           "password_hash": password_hash, "created": now()})
 
     def set_password_hash(self, cid: str, password_hash: str) -> None:
-        self.db["customers"].update(cid, {"password_hash": password_hash})
+        self.db.table("customers").update(cid, {"password_hash": password_hash})
 
     def put_contact(self, cid: str, email: str, added_by: str, admin: bool = False) -> None:
-        self.db["contacts"].upsert({"customer_id": cid, "email": email, "admin": int(admin), "added_by": added_by,
+        self.db.table("contacts").upsert({"customer_id": cid, "email": email, "admin": int(admin), "added_by": added_by,
                                     "created": now()}, pk=("customer_id", "email"))
 
     def delete_contact(self, cid: str, email: str) -> bool:
@@ -51,14 +51,14 @@ class PeopleStore(StoreBase):
 
     def count_auth_failure(self, scope: str, subject: str, since: datetime) -> int:
         """Record one failed check; returns the failures of (scope, subject) since `since`, this one included."""
-        self.db["auth_failures"].insert({"scope": scope, "subject": subject, "at": now()})
+        self.db.table("auth_failures").insert({"scope": scope, "subject": subject, "at": now()})
         row = self.one("SELECT COUNT(*) AS n FROM auth_failures WHERE scope = ? AND subject = ? AND at >= ?",
                        (scope, subject, since.isoformat(timespec="seconds")))
         return int(row["n"]) if row else 0
 
     def block(self, scope: str, subject: str, until: datetime, level: int) -> None:
         """Start (or lengthen) a backoff, and forget the failures that led to it."""
-        self.db["auth_blocks"].upsert({"scope": scope, "subject": subject, "level": level,
+        self.db.table("auth_blocks").upsert({"scope": scope, "subject": subject, "level": level,
                                        "until": until.isoformat(timespec="seconds")}, pk=("scope", "subject"))
         self.db.execute("DELETE FROM auth_failures WHERE scope = ? AND subject = ?", (scope, subject))
 
@@ -70,5 +70,5 @@ class PeopleStore(StoreBase):
         return (float(row["tokens"]), datetime.fromisoformat(row["updated"])) if row else None
 
     def set_bucket(self, sender: str, tokens: float) -> None:
-        self.db["buckets"].upsert({"sender": sender, "tokens": tokens,
+        self.db.table("buckets").upsert({"sender": sender, "tokens": tokens,
                                    "updated": clock.now().isoformat(timespec="seconds")}, pk="sender")

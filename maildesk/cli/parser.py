@@ -1,0 +1,70 @@
+"""The `maildesk` command line: every command, its arguments and its help (the README documents each one)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="maildesk", description="Email-driven helpdesk daemon.")
+    p.add_argument("--config", help="path of rules.toml (default: $MAILDESK_CONFIG, else ./rules.toml)")
+    p.add_argument("--verbose", "-v", action="store_true", help="log at DEBUG level")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init", help="write a sample rules.toml and templates, create the database")
+    s.add_argument("dir", nargs="?", help="directory to initialise (default: .)")
+    sub.add_parser("check", help="validate config and templates, reach the IMAP and SMTP servers")
+    s = sub.add_parser("run", help="run the daemon (IDLE, poll fallback)")
+    s.add_argument("--once", action="store_true", help="drain the mailbox, deliver the outbox, exit")
+    s = sub.add_parser("ingest", help="process one raw message from a file or stdin (exit 75: retry later)")
+    s.add_argument("file", nargs="?", help="message file, or - for stdin (default)")
+
+    g = sub.add_parser("customer", help="manage customers").add_subparsers(dest="action", required=True)
+    a = g.add_parser("add", help="add a customer")
+    a.add_argument("id")
+    a.add_argument("--name", required=True)
+    a.add_argument("--contact", action="append", metavar="EMAIL", help="an address that may write (repeatable)")
+    a.add_argument("--language", choices=("en", "cs", "sk"))
+    a.add_argument("--password-stdin", action="store_true", help="read the customer's password from stdin")
+    g.add_parser("passwd", help="set a customer's password (read from stdin)").add_argument("id")
+    g.add_parser("show", help="a customer with its contacts and who added them").add_argument("id")
+
+    g = sub.add_parser("contact", help="manage contacts").add_subparsers(dest="action", required=True)
+    a = g.add_parser("add", help="allow an address to write for a customer")
+    a.add_argument("customer_id")
+    a.add_argument("email")
+    a.add_argument("--admin", action="store_true", help="may add and remove contacts by mail (#contact)")
+    a = g.add_parser("remove", help="withdraw an address's right to write for a customer")
+    a.add_argument("customer_id")
+    a.add_argument("email")
+    g.add_parser("show", help="the customers an address writes for, and its bounce flag").add_argument("email")
+
+    g = sub.add_parser("ticket", help="inspect tickets").add_subparsers(dest="action", required=True)
+    a = g.add_parser("list", help="list tickets")
+    a.add_argument("--json", action="store_true")
+    a = g.add_parser("show", help="one ticket with its messages")
+    a.add_argument("number", type=int)
+    a.add_argument("--json", action="store_true")
+    g.add_parser("verify", help="open an unverified (triage) ticket and confirm it").add_argument("number", type=int)
+
+    g = sub.add_parser("quarantine", help="held messages").add_subparsers(dest="action", required=True)
+    a = g.add_parser("list", help="list held messages")
+    a.add_argument("--json", action="store_true")
+    g.add_parser("show", help="one held message with its decision log").add_argument("id", type=int)
+    g.add_parser("release", help="reprocess a held message").add_argument("id", type=int)
+    a = g.add_parser("drop", help="delete a held message for good (asks first)")
+    a.add_argument("id", type=int)
+    a.add_argument("--yes", action="store_true", help="do not ask")
+
+    s = sub.add_parser("fsck", help="remove stored files (blobs) that no ticket, quarantine or outbox entry needs")
+    s.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+
+    g = sub.add_parser("outbox", help="outgoing mail").add_subparsers(dest="action", required=True)
+    a = g.add_parser("list", help="list outgoing mails and their state")
+    a.add_argument("--json", action="store_true")
+    g.add_parser("retry", help="send a deferred or dead mail again now").add_argument("id", type=int)
+    g = sub.add_parser("rules", help="the decision steps").add_subparsers(dest="action", required=True)
+    a = g.add_parser("test", help="which step would decide what for a mail, and why (nothing is written or sent)")
+    a.add_argument("file", nargs="?", help="message file, or - for stdin (default)")
+    a.add_argument("--json", action="store_true")
+    return p
