@@ -5,6 +5,7 @@ the tests all read it. Errors name the key and, where the file has it, the line.
 """
 
 import dataclasses
+import logging
 import os
 import re
 import ssl
@@ -142,7 +143,6 @@ class Limits:
 class Queue:
     name: str = req("Queue name.")
     default: bool = opt(False, "New tickets land in this queue (exactly one queue is the default).")
-    lead: str = opt("", "Address of the queue lead (optional).")
 
 
 @dataclass(frozen=True)
@@ -253,6 +253,10 @@ def _check_type(value: Any, tp: Any) -> bool:
     return False
 
 
+# Keys an older maildesk documented but never read: a config that sets one still loads, with a warning.
+RETIRED: dict[str, dict[str, str]] = {"queue": {"lead": "nothing ever used it"}}
+
+
 def _type_name(tp: Any) -> str:
     return {bool: "true/false", int: "an integer", str: "a string"}.get(tp, "a list of strings")
 
@@ -265,6 +269,11 @@ def _build(cls: type, data: Any, text: str, section: str, index: int | None = No
     hints = typing.get_type_hints(cls)
     names = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
+        if key in RETIRED.get(section, {}):
+            logging.getLogger("maildesk.config").warning("%s.%s (line %s) is no longer read: %s; remove it",
+                                                         where, key, find_line(text, section, key, index),
+                                                         RETIRED[section][key])
+            continue
         if key not in names:
             raise ConfigError(f"unknown key (known: {', '.join(names)})", key=f"{where}.{key}",
                               line=find_line(text, section, key, index))

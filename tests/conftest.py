@@ -17,6 +17,8 @@ from servers import PASSWORD, Dovecot, SmtpSink
 from maildesk.act.customers import add_customer
 from maildesk.config import Config, load
 from maildesk.daemon import Daemon, open_store
+from maildesk.pipeline import Pipeline
+from maildesk.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -150,3 +152,44 @@ def cli(cfg: Config, *args: str, env: dict | None = None, stdin: str | None = No
     """Run the real `maildesk` command in a child process."""
     return subprocess.run([sys.executable, "-m", "maildesk", "--config", str(cfg.path), *args],
                           capture_output=True, text=True, input=stdin, env={**os.environ, **(env or {})}, timeout=120)
+
+
+# -- without servers ---------------------------------------------------------------
+
+OFFLINE_RULES = """\
+[helpdesk]
+name = "Example Support"
+address = "helpdesk@example.test"
+tag = "EX"
+{helpdesk}
+[imap]
+enabled = false
+[limits]
+parse_timeout = 0
+{limits}
+[[queue]]
+name = "general"
+default = true
+[[consultant]]
+email = "jana@example.test"
+name = "Jana"
+queues = ["general"]
+"""
+
+
+@pytest.fixture
+def offline(tmp_path):  # the fast unit layer: real SQLite, no IMAP, no SMTP
+    """(config, store, pipeline) with ACME (alice, bob) and a password; no IMAP, no SMTP."""
+    def make(helpdesk: str = "", limits: str = "") -> tuple[Config, Store, Pipeline]:
+        (tmp_path / "rules.toml").write_text(OFFLINE_RULES.format(helpdesk=helpdesk, limits=limits))
+        cfg = load(tmp_path / "rules.toml")
+        store = Store(cfg.data_dir / "maildesk.db")
+        add_customer(store, "12345678", "ACME", ["alice@acme.test", "bob@acme.test"], "en", "the-right-password")
+        return cfg, store, Pipeline(cfg, store)
+    return make
+
+
+@pytest.fixture
+def offline_cfg(offline) -> Config:
+    """A config for tests of the CLI and the store that deliver no mail (IMAP off, no SMTP server)."""
+    return offline()[0]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
-from conftest import cli
+from conftest import cli, eml
 
 from maildesk.config import load
+from maildesk.store import open_store
 
 
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -55,23 +57,23 @@ def test_config_error_exit_code_and_message(cfg):
     assert out.returncode == 78 and "imap.timeout" in out.stderr and "line 14" in out.stderr
 
 
-def test_customer_and_contact_errors(cfg):
-    assert cli(cfg, "customer", "add", "C1", "--name", "One", "--contact", "a@one.test").returncode == 0
-    dup = cli(cfg, "customer", "add", "C1", "--name", "One")
+def test_customer_and_contact_errors(offline_cfg):
+    assert cli(offline_cfg, "customer", "add", "C1", "--name", "One", "--contact", "a@one.test").returncode == 0
+    dup = cli(offline_cfg, "customer", "add", "C1", "--name", "One")
     assert dup.returncode == 1 and "exists" in dup.stderr
-    bad = cli(cfg, "contact", "add", "C1", "not an address")
+    bad = cli(offline_cfg, "contact", "add", "C1", "not an address")
     assert bad.returncode == 1 and "not a plain e-mail address" in bad.stderr
-    assert cli(cfg, "contact", "add", "C9", "x@y.test").returncode == 1
-    assert cli(cfg, "ticket", "show", "7").returncode == 1
+    assert cli(offline_cfg, "contact", "add", "C9", "x@y.test").returncode == 1
+    assert cli(offline_cfg, "ticket", "show", "7").returncode == 1
 
 
-def test_password_is_stored_only_as_argon2_hash(cfg):
-    out = cli(cfg, "customer", "add", "C2", "--name", "Two", "--password-stdin", stdin="Tajn3-heslo\n")
+def test_password_is_stored_only_as_argon2_hash(offline_cfg):
+    out = cli(offline_cfg, "customer", "add", "C2", "--name", "Two", "--password-stdin", stdin="Tajn3-heslo\n")
     assert out.returncode == 0, out.stderr
-    db = (cfg.data_dir / "maildesk.db").read_bytes()
+    db = (offline_cfg.data_dir / "maildesk.db").read_bytes()
     assert b"Tajn3-heslo" not in db
     from maildesk.daemon import open_store
-    assert open_store(cfg).one("SELECT password_hash FROM customers")["password_hash"].startswith("$argon2id$")
+    assert open_store(offline_cfg).one("SELECT password_hash FROM customers")["password_hash"].startswith("$argon2id$")
 
 
 def test_quarantine_drop_asks_first(cfg, dovecot, smtp):
@@ -95,3 +97,17 @@ def test_release_of_an_unknown_or_released_entry_says_so(cfg, dovecot, smtp):
     assert cli(cfg, "quarantine", "release", "1").returncode == 0  # still a stranger: held again as entry 2
     again = cli(cfg, "quarantine", "release", "1")
     assert again.returncode == 1 and "no held quarantine entry 1" in again.stderr
+
+
+def test_rules_test_prints_the_deciding_step_and_writes_nothing(offline_cfg, tmp_path):
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(eml("stranger", n=1).replace(b"Subject: ", b"Subject: \x1b[2J"))
+    out = cli(offline_cfg, "rules", "test", str(mail))
+    assert out.returncode == 0, out.stderr
+    assert "unknown-sender  quarantined unknown-sender" in out.stdout
+    assert "decision: quarantined unknown-sender (step unknown-sender; nothing was written or sent)" in out.stdout
+    as_json = json.loads(cli(offline_cfg, "rules", "test", "--json", str(mail)).stdout)
+    assert as_json["decided_by"] == "unknown-sender" and as_json["steps"][0] == {"step": "label", "said": "human"}
+    store = open_store(offline_cfg)
+    assert store.one("SELECT (SELECT COUNT(*) FROM quarantine) + (SELECT COUNT(*) FROM outbox) "
+                     "+ (SELECT COUNT(*) FROM inbound) AS n")["n"] == 0

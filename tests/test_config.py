@@ -93,3 +93,9 @@ def test_secrets_from_env_file_and_key(tmp_path, monkeypatch):
 def test_shipped_sample_loads():
     cfg = load(Path(__file__).resolve().parent.parent / "rules.toml")
     assert cfg.helpdesk.tag == "EX" and cfg.consultant[0].language == "cs"
+
+
+def test_a_retired_key_still_loads_with_a_warning(tmp_path, caplog):
+    cfg = load(write(tmp_path, GOOD + '\n[[queue]]\nname = "general"\ndefault = true\nlead = "boss@example.test"\n'))
+    assert cfg.default_queue == "general"
+    assert any("queue[0].lead (line 14) is no longer read" in r.getMessage() for r in caplog.records)

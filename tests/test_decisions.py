@@ -11,50 +11,17 @@ from datetime import timedelta
 import pytest
 from conftest import FIXTURES, eml
 
-from maildesk.act.customers import add_contact, add_customer
-from maildesk.config import Config, Limits, load
+from maildesk.act.customers import add_contact
+from maildesk.config import Limits
 from maildesk.decide import bounces, caps
 from maildesk.decide.steps import Facts
 from maildesk.inbound import credentials
 from maildesk.inbound.parse import parse
 from maildesk.models import Kind, Sender
 from maildesk.pipeline import Pipeline
-from maildesk.store import Store, now
+from maildesk.store import now
 
 LIMITS = Limits(parse_timeout=0)
-RULES = """\
-[helpdesk]
-name = "Example Support"
-address = "helpdesk@example.test"
-tag = "EX"
-{helpdesk}
-[imap]
-enabled = false
-[limits]
-parse_timeout = 0
-{limits}
-[[queue]]
-name = "general"
-default = true
-[[consultant]]
-email = "jana@example.test"
-name = "Jana"
-queues = ["general"]
-"""
-
-
-@pytest.fixture
-def offline(tmp_path):
-    """(config, store, pipeline) with ACME (alice, bob) and a password; no IMAP, no SMTP."""
-    def make(helpdesk: str = "", limits: str = "") -> tuple[Config, Store, Pipeline]:
-        (tmp_path / "rules.toml").write_text(RULES.format(helpdesk=helpdesk, limits=limits))
-        cfg = load(tmp_path / "rules.toml")
-        store = Store(cfg.data_dir / "maildesk.db")
-        add_customer(store, "12345678", "ACME", ["alice@acme.test", "bob@acme.test"], "en", "the-right-password")
-        return cfg, store, Pipeline(cfg, store)
-    return make
-
-
 def decide(p: Pipeline, raw: bytes):
     mail = parse(raw, LIMITS)
     trace = p.decide(Facts(mail, credentials.find(mail.text)))

@@ -9,7 +9,6 @@ from conftest import cli, eml, run_once
 
 from maildesk.daemon import Daemon, open_store
 from maildesk.decide import bounces
-from maildesk.store import now
 
 
 def _confirm_then_bounce(cfg, dovecot, bounce: str) -> None:
@@ -62,10 +61,10 @@ def test_a_forged_bounce_cannot_silence_a_customer(cfg, customer, dovecot, smtp)
     assert len(smtp.wait_for(3) and smtp.to("alice@acme.test")) == 2
 
 
-def test_a_hard_bounce_flag_expires(cfg, customer, frozen_clock):
-    store = open_store(cfg)
+def test_a_hard_bounce_flag_expires(offline, frozen_clock):
+    cfg, store, _ = offline()
     with store.transaction():
-        store.db["bounced"].insert({"address": "alice@acme.test", "at": now(), "outbox": None})
+        store.flag_bounced("alice@acme.test", 0)
     assert bounces.flagged(store, cfg, "Alice@acme.test")
     frozen_clock["now"] += timedelta(days=cfg.limits.bounce_expiry_days, minutes=1)
     assert bounces.flagged(store, cfg, "alice@acme.test") is None

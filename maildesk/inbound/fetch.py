@@ -3,8 +3,8 @@
 Messages are read with BODY.PEEK[] so that a crash leaves them unread and in
 the INBOX; they are moved out only after the pipeline has committed what they
 caused. UIDVALIDITY + UID are kept as a watermark in SQLite, and the
-message key (sha256 of the bytes) makes a re-fetch harmless even when the
-mailbox was re-created.
+message key (a hash of the bytes without the per-delivery trace fields) makes
+a re-fetch harmless even when the mailbox was re-created.
 """
 
 from __future__ import annotations
