@@ -113,7 +113,7 @@ class Hours:
 @dataclass(frozen=True)
 class Sla:
     first_response_hours: int = opt(8, "Target for the first response to a normal ticket, in support hours.")
-    express_first_response_hours: int = opt(2, "Target for the first response to an express ticket, in support hours.")
+    express_first_response_hours: int = opt(2, "Target for the first response to an express ticket (#priority express), in support hours, counted from its arrival.")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@
 
 Parsing is all-or-nothing: one unknown command or bad value and the mail
 changes nothing, so a typo never half-applies.
+
+A customer's admin contact writes `#contact add|remove ADDRESS` lines
+(contact_commands); act.access carries them out.
 """
 
 from __future__ import annotations
