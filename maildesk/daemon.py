@@ -16,7 +16,7 @@ from maildesk import crash, schedule, shutdown
 from maildesk.config import Config
 from maildesk.errors import TransientError
 from maildesk.inbound.fetch import ImapSource
-from maildesk.inbound.parse import message_key
+from maildesk.inbound.headers import message_key
 from maildesk.models import Outcome
 from maildesk.outbound.smtp import OutboxSender
 from maildesk.pipeline import Pipeline

@@ -28,7 +28,8 @@ from maildesk.decide.authorise import authorise
 from maildesk.decide.steps import Env, Facts
 from maildesk.errors import NotFound
 from maildesk.inbound import credentials
-from maildesk.inbound.parse import ParseWorker, message_key
+from maildesk.inbound.headers import message_key
+from maildesk.inbound.worker import ParseWorker
 from maildesk.models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
 from maildesk.outbound.outbox import Outbox
 from maildesk.outbound.render import Renderer

@@ -67,7 +67,7 @@ def test_one_message_delivered_through_two_aliases_opens_one_ticket(cfg, custome
 
 
 def test_a_different_body_is_a_different_message():
-    from maildesk.inbound.parse import message_key
+    from maildesk.inbound.headers import message_key
     raw = eml("new_request", n=1)
     assert message_key(b"Received: from x;\r\n by y\r\n" + raw) == message_key(raw.replace(b"\r\n", b"\n"))
     assert message_key(raw) != message_key(raw.replace(b"on fire", b"on ice"))

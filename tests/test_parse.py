@@ -7,7 +7,8 @@ import hashlib
 import pytest
 from conftest import eml
 
-from maildesk.inbound.parse import clean_header, parse, strict_from
+from maildesk.inbound.headers import clean_header, strict_from
+from maildesk.inbound.parse import parse
 
 
 def test_encoded_subject_and_rfc2231_attachment_name():

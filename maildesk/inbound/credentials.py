@@ -29,7 +29,8 @@ from email.message import Message
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from maildesk.inbound.parse import decode_rfc2047, html_to_text, text_of_bytes
+from maildesk.inbound.headers import decode_rfc2047, text_of_bytes
+from maildesk.inbound.parse import html_to_text
 
 MASK = "[redacted]"
 SCAN_LINES = 8  # credentials that authorise must be among the first non-empty lines of the body

@@ -1,31 +1,21 @@
-"""Parse stage: raw bytes -> ParsedMail, with strict From and clean header values.
+"""Parse stage: raw bytes -> ParsedMail, with strict From and clean header values (inbound.headers).
 
-mail-parser does the MIME walking and charset decoding. The From header is
-parsed here by hand, strictly, because Python 3.11's email.utils accepts the
-parser-confusion forms of CVE-2023-27043 (e.g. `alice@x.org)<bob@y.org>`).
+mail-parser does the MIME walking and charset decoding; the limits
+(limits.*) turn a hostile structure into a defect with a reason code
+instead of a hang. inbound.worker runs this in a separate process.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import ctypes
 import dataclasses
 import email.errors
 import email.header
 import email.utils
-import hashlib
 import html
 import logging
-import multiprocessing
-import os
 import re
-import signal
-import time
-import unicodedata
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC
 from email.message import Message
 from typing import Any
@@ -33,143 +23,26 @@ from typing import Any
 import mailparser
 import nh3
 
-from maildesk import clock, crash, shutdown
+from maildesk import clock, crash
 from maildesk.config import Limits
-from maildesk.errors import ShuttingDown
 from maildesk.inbound import attachments
+from maildesk.inbound.headers import (
+    clean_header,
+    decode_rfc2047,
+    header_text,
+    message_key,
+    strict_from,
+    text_of_bytes,
+)
 from maildesk.models import Attachment, ParsedMail, Reason
 
 DEFAULT_LIMITS = Limits()
 _BODY_TYPES = {"text/plain", "text/html"}
 
-log = logging.getLogger("maildesk.parse")
-logging.getLogger("mailparser").setLevel(logging.INFO)  # its DEBUG log quotes headers and parts of mails
-
-_ADDR = r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
-_ANGLE_FORM = re.compile(
-    rf'^(?P<name>"(?:[^"\\]|\\.)*"|(?:[^"<>@(),;:\\\[\]]|\((?:[^()\\]|\\.)*\))*)\s*<(?P<addr>{_ADDR})>$')
-_ENCODED_WORD = re.compile(r"=\?[\w.-]+\?[bqBQ]\?[^?\s]*\?=")
-_BARE_FORM = re.compile(rf"^(?P<addr>{_ADDR})(?:\s*\((?P<comment>[^()<>@]*)\))?$")
-_QUOTED_LOCAL = re.compile(r'(?<![^\s<])"([A-Za-z0-9!#$%&\'*+/=?^_`{|}~.-]+)"@')
 _MSGID = re.compile(r"<([^<>\s]{1,250})>")
 
-
-# Fields each delivery adds or rewrites: a message that reaches us twice (two aliases, a second MX, IMAP
-# and an MTA pipe at once) differs only in these, and in CRLF vs LF line ends.
-_TRACE = re.compile(rb"^(?:received|return-path|delivered-to|x-original-to|envelope-to|x-envelope-[\w-]*|"
-                    rb"x-delivered-to|x-spam-[\w-]*|x-virus-[\w-]*|authentication-results|arc-[\w-]*|received-spf|"
-                    rb"dkim-filter|x-ms-exchange-organization-[\w-]*|x-rspamd-[\w-]*|x-uid|status|x-status|"
-                    rb"x-keywords|content-length|lines)\s*:", re.I)
-
-
-def message_key(raw: bytes) -> str:
-    """The identity of a message across deliveries: sha256 of it without trace fields, with LF line ends."""
-    text = raw.replace(b"\r\n", b"\n")
-    head, sep, body = text.partition(b"\n\n")
-    kept: list[bytes] = []
-    dropping = False
-    for line in head.split(b"\n"):
-        if line[:1] in (b" ", b"\t"):  # a folded continuation belongs to the field above
-            if not dropping:
-                kept.append(line)
-            continue
-        dropping = bool(_TRACE.match(line))
-        if not dropping:
-            kept.append(line)
-    return hashlib.sha256(b"\n".join(kept) + sep + body).hexdigest()
-
-
-def clean_header(value: str | None, limit: int = 998) -> str:
-    """A header value safe to copy into outgoing mail: no CR/LF/NUL, controls or bidi overrides."""
-    if not value:
-        return ""
-    out = []
-    for ch in str(value):
-        if ch in attachments.BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs"):
-            out.append(" ")
-        else:
-            out.append(ch)
-    return re.sub(r"\s+", " ", "".join(out)).strip()[:limit]
-
-
-FALLBACK_CHARSETS = ("utf-8", "windows-1250")  # what undeclared or lying 8-bit text here usually is
-
-
-def text_of_bytes(data: bytes, declared: str | None = None) -> str:
-    """Bytes as text: the declared charset if it fits, else UTF-8, else windows-1250 (which takes any byte)."""
-    if declared and declared.lower().replace("_", "-") in ("iso-8859-2", "latin2", "iso8859-2") \
-            and re.search(rb"[\x80-\x9f]", data):
-        declared = "windows-1250"  # C1 bytes are never iso-8859-2 text: Outlook's windows-1250 under that label
-    for cs in (declared, *FALLBACK_CHARSETS):
-        if not cs or cs.lower() in ("unknown-8bit", "x-unknown", "8bit"):
-            continue
-        try:
-            return data.decode(cs)
-        except (LookupError, UnicodeDecodeError, ValueError):  # ValueError: a charset name with NUL
-            continue
-    return data.decode("windows-1250", errors="replace")
-
-
-def header_text(value: object) -> str:
-    """A header value as text; raw 8-bit bytes decoded sensibly, encoded words left for decode_rfc2047."""
-    if isinstance(value, email.header.Header):
-        try:
-            return "".join(text_of_bytes(p, cs) if isinstance(p, bytes) else p
-                           for p, cs in email.header.decode_header(value))
-        except (LookupError, ValueError, email.errors.HeaderParseError):
-            return str(value)
-    return "" if value is None else str(value)
-
-
-def decode_rfc2047(value: object) -> str:
-    """Decode encoded-words; an unknown or lying charset falls back like body text does."""
-    if not value:
-        return ""
-    text = header_text(value)
-    try:
-        parts = email.header.decode_header(text)
-    except (LookupError, ValueError, binascii.Error, email.errors.HeaderParseError):
-        return text
-    return "".join(text_of_bytes(p, cs) if isinstance(p, bytes) else p for p, cs in parts)
-
-
-def strict_from(values: list[str] | None) -> tuple[str, str] | None:
-    """(address, display name) when there is exactly one unambiguous From address, else None."""
-    if not values or len(values) != 1:
-        return None
-    raw = str(values[0])
-    if any(unicodedata.category(c) == "Cc" and c not in "\r\n\t" for c in raw):
-        return None
-    value = re.sub(r"\r?\n[ \t]+", " ", raw).strip()
-    if "\r" in value or "\n" in value:
-        return None
-    value = _QUOTED_LOCAL.sub(r"\1@", value)  # "alice"@acme.test is alice@acme.test
-    # RFC 5322 comments and RFC 2047 encoded words are atoms of the display name: take them out
-    # before matching, so "=?iso-8859-1?Q?B=FCrling,=20A.?= <a@x>" is not read as a list.
-    words: list[str] = []
-
-    def hide(w: re.Match[str]) -> str:
-        words.append(w.group(0))
-        return f"\x00{len(words) - 1}\x00"
-
-    def restore(text: str) -> str:
-        return re.sub(r"\x00(\d+)\x00", lambda i: words[int(i.group(1))], text)
-
-    value = _ENCODED_WORD.sub(hide, value)
-    value = re.sub(r"\s*\((?:[^()\\]|\\.){0,200}\)\s*$", "", value).strip()  # a trailing comment
-    m = _ANGLE_FORM.match(value)
-    if m and "\x00" in m.group("addr"):
-        return None
-    if m:
-        name = restore(re.sub(r"\((?:[^()\\]|\\.)*\)", " ", m.group("name"))).strip()
-        if name.startswith('"'):
-            name = re.sub(r"\\(.)", r"\1", name[1:-1])
-        return m.group("addr").lower(), clean_header(decode_rfc2047(name), 200)
-    m = _BARE_FORM.match(value)
-    if m:
-        return m.group("addr").lower(), clean_header(m.group("comment") or "", 200)
-    return None
-
+log = logging.getLogger("maildesk.parse")
+logging.getLogger("mailparser").setLevel(logging.INFO)  # its DEBUG log quotes headers and parts of mails
 
 MAX_HTML_DEPTH = 256  # deeper nesting is never a real mail; nh3 (html5ever) takes quadratic time on it
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^<>]*?(/?)>")
@@ -307,15 +180,15 @@ def parse(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMail:
         return _parse(key, raw, limits)
     except Exception as exc:  # a bug meeting hostile input must still end as a quarantined mail
         log.warning("key:%s #- unparseable: %s", key[:16], exc.__class__.__name__)
-        return _stub(key, raw, Reason.UNPARSEABLE.value)
+        return stub(key, raw, Reason.UNPARSEABLE.value)
 
 
 def _head_stub(key: str, raw: bytes, head: bytes) -> ParsedMail:
     """A mail whose header block is over the limit: only a short From is read, for the notice."""
     froms = re.findall(rb"(?im)^from:[ \t]*(.{1,500})\r?$", head[:65536])
     sender = strict_from([f.decode("utf-8", "replace") for f in froms] or None) if len(froms) == 1 else None
-    stub = _stub(key, raw, Reason.HEADERS_TOO_LARGE.value)
-    return dataclasses.replace(stub, from_addr=sender[0] if sender else "", from_name=sender[1] if sender else "")
+    held = stub(key, raw, Reason.HEADERS_TOO_LARGE.value)
+    return dataclasses.replace(held, from_addr=sender[0] if sender else "", from_name=sender[1] if sender else "")
 
 
 def _parse(key: str, raw: bytes, limits: Limits) -> ParsedMail:
@@ -324,10 +197,10 @@ def _parse(key: str, raw: bytes, limits: Limits) -> ParsedMail:
         msg = parser.message
         atts = _attachments(parser)
     except RecursionError:
-        return _stub(key, raw, Reason.TOO_DEEP.value)
+        return stub(key, raw, Reason.TOO_DEEP.value)
     except Exception as exc:  # mail-parser raises many types on hostile input
         log.warning("key:%s #- unparseable: %s", key[:16], exc.__class__.__name__)
-        return _stub(key, raw, Reason.UNPARSEABLE.value)
+        return stub(key, raw, Reason.UNPARSEABLE.value)
     def get(name: str) -> Any:
         return msg.get(name)
 
@@ -376,58 +249,6 @@ def _parse(key: str, raw: bytes, limits: Limits) -> ParsedMail:
     )
 
 
-def _stub(key: str, raw: bytes, reason: str) -> ParsedMail:
+def stub(key: str, raw: bytes, reason: str) -> ParsedMail:
     """What we know of a message that could not be parsed: its key and the reason."""
     return ParsedMail(key, raw, "", "", "", (), (), "", "", (), _date(None), "", defect=reason)
-
-
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: the kernel kills the worker when the daemon dies (Linux PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
-
-class ParseWorker:
-    """parse() in a separate process with a time limit, so no message can hang or crash the daemon."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.pool: ProcessPoolExecutor | None = None
-
-    def __call__(self, raw: bytes) -> ParsedMail:
-        if self.limits.parse_timeout <= 0:
-            return parse(raw, self.limits)
-        if self.pool is None:
-            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=_die_with_parent, initargs=(os.getpid(),))
-        future = self.pool.submit(parse, raw, self.limits)
-        deadline = time.monotonic() + self.limits.parse_timeout
-        while True:  # in slices, so a stop signal does not wait for a hostile parse to time out
-            try:
-                return future.result(timeout=max(0.0, min(0.2, deadline - time.monotonic())))
-            except FutureTimeout:
-                if shutdown.requested.is_set():
-                    self.close()
-                    raise ShuttingDown("stop signal during a parse: the message stays in the INBOX") from None
-                if time.monotonic() >= deadline:
-                    reason = Reason.PARSE_TIMEOUT.value
-                    break
-            except BrokenProcessPool:  # the worker died (out of memory, a crash in C code)
-                reason = Reason.UNPARSEABLE.value
-                break
-        key = message_key(raw)
-        log.warning("key:%s #- parse failed: %s", key[:16], reason)
-        self.close()
-        return _stub(key, raw, reason)
-
-    def close(self) -> None:
-        """Stop the worker at once, even in the middle of a parse."""
-        pool, self.pool = self.pool, None
-        if pool is not None:
-            for proc in list(getattr(pool, "_processes", {}).values()):
-                proc.kill()
-            pool.shutdown(wait=False, cancel_futures=True)

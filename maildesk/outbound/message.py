@@ -18,7 +18,7 @@ from email.message import EmailMessage
 
 from maildesk.config import Config
 from maildesk.decide.classify import LOOP_HEADER
-from maildesk.inbound.parse import clean_header
+from maildesk.inbound.headers import clean_header
 from maildesk.models import Attachment
 from maildesk.store.blobs import BlobStore
 

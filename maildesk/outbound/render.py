@@ -14,7 +14,7 @@ import jinja2
 
 from maildesk.config import Config
 from maildesk.errors import ConfigError
-from maildesk.inbound.parse import clean_header
+from maildesk.inbound.headers import clean_header
 from maildesk.outbound.samples import SAMPLES
 
 TEMPLATES = ("confirmation", "unknown_sender", "consultant_new", "consultant_followup", "consultant_note",
