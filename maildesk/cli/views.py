@@ -46,12 +46,8 @@ def emit(data: object) -> None:
 
 
 def ticket_list(store: Store, as_json: bool) -> int:
-    rows = store.ticket_rows()
-    if as_json:
-        emit(rows)
-    else:
-        say(table(rows, ["number", "status", "queue", "priority", "customer", "requester", "subject", "updated"]))
-    return 0
+    cols = ["number", "status", "queue", "priority", "customer", "requester", "subject", "updated"]
+    return listing(store.ticket_rows(), cols, as_json)
 
 
 def ticket_record(store: Store, number: int) -> dict[str, Any] | None:
@@ -88,13 +84,17 @@ def ticket_show(store: Store, number: int, as_json: bool) -> int:
     return 0
 
 
-def quarantine_list(store: Store, as_json: bool) -> int:
-    rows = store.held_rows()
+def listing(rows: list[dict[str, Any]], cols: list[str], as_json: bool) -> int:
+    """A `... list` command: every row as JSON, or the chosen columns as a table."""
     if as_json:
         emit(rows)
     else:
-        say(table(rows, ["id", "reason", "sender", "subject", "date", "attempts"]))
+        say(table(rows, cols))
     return 0
+
+
+def quarantine_list(store: Store, as_json: bool) -> int:
+    return listing(store.held_rows(), ["id", "reason", "sender", "subject", "date", "attempts"], as_json)
 
 
 def quarantine_show(store: Store, qid: int) -> int:
@@ -114,12 +114,8 @@ def quarantine_show(store: Store, qid: int) -> int:
 
 
 def outbox_list(store: Store, as_json: bool) -> int:
-    rows = store.outbox_rows()
-    if as_json:
-        emit(rows)
-    else:
-        say(table(rows, ["id", "ticket", "kind", "to", "status", "attempts", "next_attempt", "last_error"]))
-    return 0
+    cols = ["id", "ticket", "kind", "to", "status", "attempts", "next_attempt", "last_error"]
+    return listing(store.outbox_rows(), cols, as_json)
 
 
 def outbox_retry(store: Store, oid: int) -> int:
