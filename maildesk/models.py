@@ -102,6 +102,24 @@ class Status(StrEnum):
     CLOSED = "closed"
 
 
+class MailState(StrEnum):
+    """Where an outbox mail is."""
+
+    PENDING = "pending"  # due at next_attempt
+    SENDING = "sending"  # claimed by a process (claimed_by) that is talking to the SMTP server
+    SENT = "sent"
+    DEAD = "dead"  # refused for good (5xx), or retried past smtp.give_up_hours
+    BOUNCED = "bounced"  # accepted, then reported back as a hard bounce
+
+
+class HeldState(StrEnum):
+    """Where a quarantined mail is."""
+
+    HELD = "held"
+    RELEASED = "released"  # processed again by `quarantine release`
+    DROPPED = "dropped"  # deleted by `quarantine drop`
+
+
 class Label(StrEnum):
     """What classify makes of a mail: from a person, or automatic (never answered)."""
 

@@ -30,7 +30,7 @@ from maildesk.errors import NotFound
 from maildesk.inbound import credentials
 from maildesk.inbound.headers import message_key
 from maildesk.inbound.worker import ParseWorker
-from maildesk.models import Decision, Kind, Outcome, ParsedMail, Reason, Sender
+from maildesk.models import Decision, HeldState, Kind, Outcome, ParsedMail, Reason, Sender
 from maildesk.outbound.outbox import Outbox
 from maildesk.outbound.render import Renderer
 from maildesk.store import Store
@@ -210,10 +210,10 @@ class Pipeline:
     def release(self, qid: int) -> Outcome:
         """Reprocess a quarantined message (e.g. after the sender was added as a contact)."""
         entry = self.store.held(qid)
-        if entry is None or entry.status != "held" or not entry.raw_sha256:
+        if entry is None or entry.status is not HeldState.HELD or not entry.raw_sha256:
             raise NotFound(f"no held quarantine entry {qid}")
         outcome = self.process(self.blobs.get(entry.raw_sha256), force=True)
         with self.store.transaction():
-            self.store.set_held_status(qid, "released")
+            self.store.set_held_status(qid, HeldState.RELEASED)
             self.store.event(outcome.ticket, entry.key, "released", {"quarantine": qid, "outcome": outcome.kind.value})
         return outcome

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from maildesk.config import Config
+from maildesk.models import HeldState, MailState
 from maildesk.store import Store, now
 from maildesk.store.blobs import BlobStore
 
@@ -123,11 +124,11 @@ def outbox_retry(store: Store, oid: int) -> int:
     if row is None:
         say(f"no outbox entry {oid}", file=sys.stderr)
         return 1
-    if row.status == "sent":
+    if row.status is MailState.SENT:
         say(f"outbox entry {oid} was sent already; not sending it twice", file=sys.stderr)
         return 1
     with store.transaction():
-        store.update_mail(oid, status="pending", next_attempt=now())
+        store.update_mail(oid, status=MailState.PENDING, next_attempt=now())
         store.event(None, None, "outbox-retry", {"outbox": oid})
     say(f"outbox entry {oid} queued for sending")
     return 0
@@ -148,7 +149,7 @@ def customer_show(store: Store, cid: str) -> int:
 def quarantine_drop(store: Store, blobs: BlobStore, qid: int, yes: bool) -> int:
     """Delete a held message (its stored raw copy too, unless a ticket message uses the same bytes)."""
     row = store.held(qid)
-    if row is None or row.status != "held":
+    if row is None or row.status is not HeldState.HELD:
         say(f"no held quarantine entry {qid}", file=sys.stderr)
         return 1
     if not yes:
@@ -161,7 +162,7 @@ def quarantine_drop(store: Store, blobs: BlobStore, qid: int, yes: bool) -> int:
             say("kept")
             return 1
     with store.transaction():
-        store.set_held_status(qid, "dropped")
+        store.set_held_status(qid, HeldState.DROPPED)
         store.event(None, row.key, "dropped", {"quarantine": qid})
     if row.raw_sha256 and row.raw_sha256 not in store.referenced_blobs():
         blobs.path(row.raw_sha256).unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from flufl.bounce import all_failures
 
 from maildesk import clock
 from maildesk.config import Config
-from maildesk.models import ParsedMail
+from maildesk.models import MailState, ParsedMail
 from maildesk.store import Store
 from maildesk.store.rows import BounceFlag
 
@@ -105,7 +105,7 @@ def record(store: Store, cfg: Config, mail: ParsedMail) -> int | None:
             continue
         ticket = sent.ticket if sent.ticket is not None else ticket
         if kind == "hard":
-            store.update_mail(sent.id, status="bounced", last_error=f"hard bounce: {mail.subject}"[:500])
+            store.update_mail(sent.id, status=MailState.BOUNCED, last_error=f"hard bounce: {mail.subject}"[:500])
             store.flag_bounced(rcpt, sent.id)
         else:
             store.update_mail(sent.id, last_error=f"soft bounce: {mail.subject}"[:500])

@@ -18,6 +18,7 @@ import aiosmtplib
 
 from maildesk import clock, crash
 from maildesk.config import Config, secret, tls_context
+from maildesk.models import MailState
 from maildesk.outbound.message import attach
 from maildesk.store import Store, now
 from maildesk.store.blobs import BlobStore
@@ -97,7 +98,7 @@ class OutboxSender:
                 if row.claimed_by == os.getpid():
                     continue
                 if not _alive(row.claimed_by) or datetime.fromisoformat(row.next_attempt) < cutoff:
-                    self.store.update_mail(row.id, status="pending", claimed_by=None)
+                    self.store.update_mail(row.id, status=MailState.PENDING, claimed_by=None)
                     released += 1
         if released:
             log.warning("%d mail(s) left 'sending' by a stopped process are queued again; "
@@ -111,7 +112,7 @@ class OutboxSender:
         try:
             data = attach(bytes(row.raw), row.attachments, self.blobs)
         except (OSError, ValueError) as exc:  # a blob removed by hand: this mail cannot be built again
-            self._mark(row, "dead", f"attachment missing: {exc.__class__.__name__}")
+            self._mark(row, MailState.DEAD, f"attachment missing: {exc.__class__.__name__}")
             log.error("<%s> outbox %d to %s dead: an attachment is missing from the blob store", row.message_id,
                       row.id, row.rcpt)
             return False
@@ -123,7 +124,7 @@ class OutboxSender:
         except aiosmtplib.SMTPResponseException as exc:
             self._server_up()
             if exc.code >= 500:
-                self._mark(row, "dead", f"{exc.code} {exc.message}")
+                self._mark(row, MailState.DEAD, f"{exc.code} {exc.message}")
                 log.error("<%s> outbox %d to %s dead: %d %s", row.message_id, row.id, row.rcpt,
                           exc.code, exc.message)
             else:
@@ -135,26 +136,26 @@ class OutboxSender:
             return None
         crash.point("after-smtp")
         self._server_up()
-        self._mark(row, "sent", None)
+        self._mark(row, MailState.SENT, None)
         log.info("<%s> outbox %d sent to %s", row.message_id, row.id, row.rcpt)
         return True
 
-    def _mark(self, row: OutboxMail, status: str, error: str | None) -> None:
+    def _mark(self, row: OutboxMail, status: MailState, error: str | None) -> None:
         with self.store.transaction():
             self.store.update_mail(row.id, status=status, attempts=row.attempts + 1, last_error=error,
-                                   sent_at=now() if status == "sent" else None)
+                                   sent_at=now() if status is MailState.SENT else None)
 
     def _retry(self, row: OutboxMail, error: str) -> None:
         attempts = row.attempts + 1
         created = datetime.fromisoformat(row.created)
         if clock.now() - created > timedelta(hours=self.cfg.smtp.give_up_hours):
-            self._mark(row, "dead", f"gave up after {attempts} attempts: {error}")
+            self._mark(row, MailState.DEAD, f"gave up after {attempts} attempts: {error}")
             log.error("<%s> outbox %d to %s dead: gave up: %s", row.message_id, row.id, row.rcpt, error)
             return
         wait = backoff(attempts, self.cfg.smtp.retry_base, self.cfg.smtp.retry_max)
         nxt = (clock.now() + timedelta(seconds=wait)).isoformat(timespec="seconds")
         with self.store.transaction():
-            self.store.update_mail(row.id, status="pending", attempts=attempts, last_error=error[:500],
+            self.store.update_mail(row.id, status=MailState.PENDING, attempts=attempts, last_error=error[:500],
                                    next_attempt=nxt)
         log.debug("<%s> outbox %d deferred %ds: %s", row.message_id, row.id, wait, error)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from maildesk import clock
+from maildesk.models import HeldState, MailState
 from maildesk.store.base import StoreBase, now
 from maildesk.store.rows import BounceFlag, Held, Inbound, OutboxMail, Watermark, from_row
 
@@ -38,15 +40,15 @@ class MailStore(StoreBase):
         """Quarantine a message; returns its quarantine ID."""
         row = self.db.table("quarantine").insert({
             "key": key, "reason": reason, "sender": sender, "subject": subject, "date": date,
-            "raw_sha256": raw_sha256, "attempts": attempts, "status": "held", "created": now(),
+            "raw_sha256": raw_sha256, "attempts": attempts, "status": HeldState.HELD.value, "created": now(),
         })
         return int(row.last_pk or 0)
 
     def held(self, qid: int) -> Held | None:
         return from_row(Held, self.one("SELECT * FROM quarantine WHERE id = ?", (qid,)))
 
-    def set_held_status(self, qid: int, status: str) -> None:
-        self.db.table("quarantine").update(qid, {"status": status})
+    def set_held_status(self, qid: int, status: HeldState) -> None:
+        self.db.table("quarantine").update(qid, {"status": status.value})
 
     # -- outbox -------------------------------------------------------------------
 
@@ -54,8 +56,8 @@ class MailStore(StoreBase):
                 raw: bytes, attachments: str | None) -> None:
         self.db.table("outbox").insert({
             "ticket": ticket, "kind": kind, "message_id": message_id, "mail_from": mail_from, "rcpt": rcpt,
-            "subject": subject, "raw": raw, "attachments": attachments, "status": "pending", "attempts": 0,
-            "next_attempt": now(), "created": now(),
+            "subject": subject, "raw": raw, "attachments": attachments, "status": MailState.PENDING.value,
+            "attempts": 0, "next_attempt": now(), "created": now(),
         })
 
     def outbox_mail(self, oid: int) -> OutboxMail | None:
@@ -81,7 +83,7 @@ class MailStore(StoreBase):
         return [OutboxMail(**r) for r in self.all("SELECT * FROM outbox WHERE status = 'sending'")]
 
     def update_mail(self, oid: int, **changes: Any) -> None:
-        self.db.table("outbox").update(oid, changes)
+        self.db.table("outbox").update(oid, {k: v.value if isinstance(v, Enum) else v for k, v in changes.items()})
 
     def count_mail(self, *, rcpt: str | None = None, ticket: int | None = None, kinds: tuple[str, ...] = (),
                    not_kind: str | None = None, since: datetime) -> int:

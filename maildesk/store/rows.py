@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from maildesk.models import Kind, Status
+from maildesk.models import HeldState, Kind, MailState, Status
 
 R = TypeVar("R")
 
@@ -100,8 +100,11 @@ class Held:
     date: str | None
     raw_sha256: str | None
     attempts: int
-    status: str  # held | released | dropped
+    status: HeldState
     created: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", HeldState(self.status))
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ class OutboxMail:
     rcpt: str
     subject: str
     raw: bytes
-    status: str  # pending | sending | sent | dead | bounced
+    status: MailState
     attempts: int
     next_attempt: str
     last_error: str | None
@@ -124,6 +127,9 @@ class OutboxMail:
     sent_at: str | None = None
     claimed_by: int | None = None
     attachments: str | None = None  # JSON: blob hashes and display data
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", MailState(self.status))
 
 
 @dataclass(frozen=True)
