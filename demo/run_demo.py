@@ -99,6 +99,8 @@ def main() -> None:
         print(maildesk("quarantine", "list"))
         print("== maildesk outbox list")
         print(maildesk("outbox", "list"))
+        print("== maildesk rules test demo/mails/3-stranger.eml  (which step decided, and why)")
+        print(maildesk("rules", "test", str(HERE / "mails" / "3-stranger.eml")))
         print(f"== mails the SMTP server received ({len(smtp.received)})")
         for r in smtp.received:
             msg = r.message

@@ -188,9 +188,16 @@ class Pipeline:
     def trace(self, raw: bytes) -> Trace:
         """What the steps would decide for a mail now, without writing anything (`maildesk rules test`)."""
         if len(raw) > self.cfg.limits.max_message_bytes:
-            return self.decide(Facts(self._header_only(raw)))
-        mail = self.parse(raw)
-        return self.decide(Facts(mail, credentials.find(mail.text)))
+            trace = self.decide(Facts(self._header_only(raw)))
+        else:
+            mail = self.parse(raw)
+            trace = self.decide(Facts(mail, credentials.find(mail.text)))
+        done = self._seen(message_key(raw), hashlib.sha256(raw).hexdigest())
+        if done and done.kind:  # said first: a new delivery of it would change nothing
+            seen = ("seen", f"already {done.outcome}" + (f" #{done.ticket}" if done.ticket else "")
+                    + "; delivered again it changes nothing, released it would be decided as below")
+            return dataclasses.replace(trace, lines=(seen, *trace.lines))
+        return trace
 
     def give_up(self, raw: bytes, error: str, attempts: int) -> Outcome:
         """Quarantine a message whose processing kept failing, so it never blocks the mailbox."""

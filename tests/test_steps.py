@@ -161,6 +161,10 @@ def test_the_trace_says_which_step_decided(offline):
                            ("contact-admin", "pass"), ("thread", "names no ticket"),
                            ("unknown-sender", "quarantined unknown-sender"))
     assert p.store.one("SELECT COUNT(*) AS n FROM quarantine")["n"] == 0  # a trace writes nothing
+    p.process(eml("stranger", n=1))
+    again = p.trace(eml("stranger", n=1))
+    assert again.lines[0][0] == "seen" and again.lines[0][1].startswith("already quarantined;")
+    assert again.lines[1:] == trace.lines
 
 
 def test_a_new_step_is_one_function_and_one_line(offline, monkeypatch):
