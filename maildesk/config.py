@@ -5,13 +5,13 @@ the tests all read it. Errors name the key and, where the file has it, the line.
 """
 
 import dataclasses
-import logging
 import os
 import re
 import ssl
 import tomllib
 import typing
 from dataclasses import MISSING, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ class Helpdesk:
     templates_dir: str = opt("", "Directory of site templates (relative to rules.toml) that override the packaged ones file by file (<lang>/<name>.txt); empty: the packaged templates only. Set but missing: `run` refuses to start.")
     confirm_followups: bool = opt(False, "Also send a confirmation for each follow-up mail, not only for new tickets.")
     tag_secret: str = opt("", "Optional secret: tags get an HMAC check code ([EX #42-k7f]) and Message-IDs an HMAC, so guessed tags are recognised as forged.")
+    default_plan: str = opt("", "Service plan of customers without one (a [[plan]] name); empty: the implicit plan `standard` from [sla] and the first calendar.")
     closed_reply: str = opt("new-ticket", "A customer's reply to a closed ticket opens a new ticket that refers to it (new-ticket) or reopens it (reopen).", ("new-ticket", "reopen"))
 
 
@@ -104,16 +105,36 @@ class Trust:
 
 @dataclass(frozen=True)
 class Hours:
+    name: str = opt("default", "Name of the calendar, for a plan's `hours` (write [[hours]] tables for several calendars).")
     timezone: str = opt("UTC", "Time zone of the support hours (IANA name, e.g. Europe/Prague).")
     days: list[str] = opt(["mon", "tue", "wed", "thu", "fri"], "Weekdays with support hours.")
     start: str = opt("08:00", "Start of support hours (HH:MM).")
-    end: str = opt("17:00", "End of support hours (HH:MM).")
+    end: str = opt("17:00", "End of support hours (HH:MM; 24:00 for the end of the day).")
+    intervals: list[str] = opt([], "Several intervals per day as HH:MM-HH:MM (e.g. [\"09:00-12:00\", \"13:00-18:00\"]); when set, start and end are not used.")
+    country: str = opt("", "Country whose public holidays are closed days (holidays package code, e.g. CZ, SK); empty: none.")
+    closed: list[str] = opt([], "Extra closed dates (YYYY-MM-DD), e.g. [\"2026-12-31\"].")
+    open: list[str] = opt([], "Dates with support hours although a weekend, holiday or closed date (YYYY-MM-DD).")
 
 
 @dataclass(frozen=True)
 class Sla:
-    first_response_hours: int = opt(8, "Target for the first response to a normal ticket, in support hours.")
-    express_first_response_hours: int = opt(2, "Target for the first response to an express ticket (#priority express), in support hours, counted from its arrival.")
+    first_response_hours: int = opt(8, "Target for the first response to a normal ticket, in support hours (the implicit plan `standard`).")
+    express_first_response_hours: int = opt(2, "Target for the first response to an express ticket (#priority express), in support hours, counted from its arrival (the implicit plan `standard`).")
+    resolution_hours: int = opt(40, "Target for resolving a normal ticket, in support hours (the implicit plan `standard`).")
+    warn_at: int = opt(80, "Percent of a target's working time after which the assignee (or the queue) gets an sla_warning mail.")
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str = req("Name of the service plan (customer add --plan NAME).")
+    hours: str = opt("default", "The [[hours]] calendar the targets are counted in.")
+    first_response_hours: float = opt(8, "Target for the first response, in working hours of the plan's calendar.")
+    resolution_hours: float = opt(40, "Target for the resolution, in working hours of the plan's calendar.")
+    express: bool = opt(False, "Customers of this plan may ask for express handling ([EXPRESS] in the subject or #express).")
+    express_first_response_hours: float = opt(2, "First-response target of an express ticket, in working hours.")
+    express_resolution_hours: float = opt(8, "Resolution target of an express ticket, in working hours.")
+    express_price: str = opt("", "Price of one express request, stated in the confirmation and recorded for billing (e.g. \"1500 CZK\").")
+    support_until: str = opt("", "End of the support contract (YYYY-MM-DD); empty: open-ended.")
 
 
 @dataclass(frozen=True)
@@ -143,6 +164,7 @@ class Limits:
 class Queue:
     name: str = req("Queue name.")
     default: bool = opt(False, "New tickets land in this queue (exactly one queue is the default).")
+    lead: str = opt("", "Address of the queue lead: gets sla_breached mails of the queue's tickets (empty: its consultants do).")
 
 
 @dataclass(frozen=True)
@@ -160,8 +182,9 @@ class Config:
     smtp: Smtp = field(default_factory=Smtp)
     authorise: Authorise = field(default_factory=Authorise)
     trust: Trust = field(default_factory=Trust)
-    hours: Hours = field(default_factory=Hours)
+    hours: tuple[Hours, ...] = (Hours(),)
     sla: Sla = field(default_factory=Sla)
+    plan: tuple[Plan, ...] = ()
     processing: Processing = field(default_factory=Processing)
     limits: Limits = field(default_factory=Limits)
     queue: tuple[Queue, ...] = (Queue(name="general", default=True),)
@@ -183,6 +206,22 @@ class Config:
         return self.resolve(self.helpdesk.templates_dir) if self.helpdesk.templates_dir else None
 
     @property
+    def plans(self) -> dict[str, Plan]:
+        """Every plan by name, with the implicit `standard` (from [sla], the first calendar) unless one is named so."""
+        implicit = Plan(name="standard", hours=self.hours[0].name, first_response_hours=self.sla.first_response_hours,
+                        resolution_hours=self.sla.resolution_hours,
+                        express_first_response_hours=self.sla.express_first_response_hours)
+        return {"standard": implicit, **{p.name: p for p in self.plan}}
+
+    @property
+    def default_plan(self) -> Plan:
+        return self.plans[self.helpdesk.default_plan or "standard"]
+
+    def calendar_hours(self, name: str) -> Hours:
+        """The [[hours]] calendar of that name (validated at load: every plan names one that exists)."""
+        return next(h for h in self.hours if h.name == name)
+
+    @property
     def default_queue(self) -> str:
         return next(q.name for q in self.queue if q.default)
 
@@ -193,9 +232,10 @@ class Config:
 
 SECTIONS: dict[str, type] = {
     "helpdesk": Helpdesk, "imap": Imap, "smtp": Smtp, "authorise": Authorise, "trust": Trust,
-    "hours": Hours, "sla": Sla, "processing": Processing, "limits": Limits,
+    "sla": Sla, "processing": Processing, "limits": Limits,
 }
-TABLE_ARRAYS: dict[str, type] = {"queue": Queue, "consultant": Consultant}
+# [hours] may also be written as one table (a single calendar, named "default").
+TABLE_ARRAYS: dict[str, type] = {"hours": Hours, "plan": Plan, "queue": Queue, "consultant": Consultant}
 
 
 def schema() -> list[tuple[str, dataclasses.Field[Any]]]:
@@ -248,17 +288,15 @@ def _check_type(value: Any, tp: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if tp is str:
         return isinstance(value, str)
+    if tp is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
     if typing.get_origin(tp) is list:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     return False
 
 
-# Keys an older maildesk documented but never read: a config that sets one still loads, with a warning.
-RETIRED: dict[str, dict[str, str]] = {"queue": {"lead": "nothing ever used it"}}
-
-
 def _type_name(tp: Any) -> str:
-    return {bool: "true/false", int: "an integer", str: "a string"}.get(tp, "a list of strings")
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(tp, "a list of strings")
 
 
 def _build(cls: type, data: Any, text: str, section: str, index: int | None = None) -> Any:
@@ -269,11 +307,6 @@ def _build(cls: type, data: Any, text: str, section: str, index: int | None = No
     hints = typing.get_type_hints(cls)
     names = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
-        if key in RETIRED.get(section, {}):
-            logging.getLogger("maildesk.config").warning("%s.%s (line %s) is no longer read: %s; remove it",
-                                                         where, key, find_line(text, section, key, index),
-                                                         RETIRED[section][key])
-            continue
         if key not in names:
             raise ConfigError(f"unknown key (known: {', '.join(names)})", key=f"{where}.{key}",
                               line=find_line(text, section, key, index))
@@ -314,7 +347,7 @@ def load(path: Path | str) -> Config:
     parts: dict[str, Any] = {s: _build(c, data[s], text, s) for s, c in SECTIONS.items() if s in data}
     for sec, cls in TABLE_ARRAYS.items():
         if sec in data:
-            items = data[sec]
+            items = [data[sec]] if sec == "hours" and isinstance(data[sec], dict) else data[sec]
             if not isinstance(items, list):
                 raise ConfigError(f"must be written as [[{sec}]] tables", key=sec, line=find_line(text, sec, None))
             parts[sec] = tuple(_build(cls, item, text, sec, i) for i, item in enumerate(items))
@@ -339,19 +372,7 @@ def _validate(cfg: Config, text: str) -> None:
             if q not in names:
                 raise ConfigError(f"names unknown queue {q!r}", key=f"consultant[{i}].queues",
                                   line=find_line(text, "consultant", "queues", i))
-    for key in ("start", "end"):
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", getattr(cfg.hours, key)):
-            raise ConfigError("must be HH:MM", key=f"hours.{key}", line=find_line(text, "hours", key))
-    for d in cfg.hours.days:
-        if d not in WEEKDAYS:
-            raise ConfigError(f"unknown weekday {d!r} (use {', '.join(WEEKDAYS)})", key="hours.days",
-                              line=find_line(text, "hours", "days"))
-    try:
-        import zoneinfo
-        zoneinfo.ZoneInfo(cfg.hours.timezone)
-    except Exception:
-        raise ConfigError(f"unknown time zone {cfg.hours.timezone!r}", key="hours.timezone",
-                          line=find_line(text, "hours", "timezone")) from None
+    _validate_service(cfg, text)
     for sec in ("imap", "smtp"):
         s = getattr(cfg, sec)
         given = [k for k in ("password", "password_env", "password_file") if getattr(s, k)]
@@ -367,6 +388,66 @@ def _validate(cfg: Config, text: str) -> None:
                               line=find_line(text, "limits", "auto_caps"))
     if cfg.imap.enabled and not cfg.imap.username:
         raise ConfigError("required when imap.enabled is true", key="imap.username", line=find_line(text, "imap", None))
+
+
+_HHMM = r"(?:[01]\d|2[0-3]):[0-5]\d"
+
+
+def _validate_service(cfg: Config, text: str) -> None:
+    """Calendars and plans: times, weekdays, zones, countries, dates, and that every name used exists."""
+    def fail(msg: str, sec: str, i: int, key: str) -> ConfigError:
+        return ConfigError(msg, key=f"{sec}[{i}].{key}", line=find_line(text, sec, key, i))
+    seen: set[str] = set()
+    for i, h in enumerate(cfg.hours):
+        if h.name in seen:
+            raise fail(f"a second calendar named {h.name!r}", "hours", i, "name")
+        seen.add(h.name)
+        spans = h.intervals or [f"{h.start}-{h.end}"]
+        for span in spans:
+            m = re.fullmatch(rf"({_HHMM})-({_HHMM}|24:00)", span)
+            if not m or m.group(1) >= m.group(2):
+                raise fail(f"{span!r} is not HH:MM-HH:MM with the start first", "hours", i,
+                           "intervals" if h.intervals else "start")
+        for d in h.days:
+            if d not in WEEKDAYS:
+                raise fail(f"unknown weekday {d!r} (use {', '.join(WEEKDAYS)})", "hours", i, "days")
+        try:
+            import zoneinfo
+            zoneinfo.ZoneInfo(h.timezone)
+        except Exception:
+            raise fail(f"unknown time zone {h.timezone!r}", "hours", i, "timezone") from None
+        if h.country:
+            import holidays
+            if h.country not in holidays.list_supported_countries():
+                raise fail(f"no public holidays known for {h.country!r} (use a code such as CZ or SK)", "hours", i,
+                           "country")
+        for key in ("closed", "open"):
+            for d in getattr(h, key):
+                if not _is_date(d):
+                    raise fail(f"{d!r} is not a date YYYY-MM-DD", "hours", i, key)
+    names: set[str] = set()
+    for i, p in enumerate(cfg.plan):
+        if p.name in names:
+            raise fail(f"a second plan named {p.name!r}", "plan", i, "name")
+        names.add(p.name)
+        if p.hours not in seen:
+            raise fail(f"names unknown [[hours]] calendar {p.hours!r} (known: {', '.join(sorted(seen))})", "plan", i,
+                       "hours")
+        if p.support_until and not _is_date(p.support_until):
+            raise fail(f"{p.support_until!r} is not a date YYYY-MM-DD", "plan", i, "support_until")
+    if cfg.helpdesk.default_plan and cfg.helpdesk.default_plan not in cfg.plans:
+        raise ConfigError(f"names unknown plan {cfg.helpdesk.default_plan!r}", key="helpdesk.default_plan",
+                          line=find_line(text, "helpdesk", "default_plan"))
+    if not 1 <= cfg.sla.warn_at <= 99:
+        raise ConfigError("must be a percentage from 1 to 99", key="sla.warn_at", line=find_line(text, "sla", "warn_at"))
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value))
 
 
 def secret(cfg: Config, section: str) -> str:

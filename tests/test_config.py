@@ -95,7 +95,55 @@ def test_shipped_sample_loads():
     assert cfg.helpdesk.tag == "EX" and cfg.consultant[0].language == "cs"
 
 
-def test_a_retired_key_still_loads_with_a_warning(tmp_path, caplog):
-    cfg = load(write(tmp_path, GOOD + '\n[[queue]]\nname = "general"\ndefault = true\nlead = "boss@example.test"\n'))
-    assert cfg.default_queue == "general"
-    assert any("queue[0].lead (line 14) is no longer read" in r.getMessage() for r in caplog.records)
+SERVICE = """
+[[hours]]
+name = "office"
+timezone = "Europe/Prague"
+intervals = ["09:00-12:00", "13:00-18:00"]
+country = "CZ"
+closed = ["2026-12-31"]
+
+[[hours]]
+name = "24/7"
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+start = "00:00"
+end = "24:00"
+
+[[plan]]
+name = "paid"
+hours = "office"
+first_response_hours = 4
+express = true
+express_price = "1500 CZK"
+
+[[queue]]
+name = "general"
+default = true
+lead = "boss@example.test"
+"""
+
+
+def test_calendars_plans_and_a_queue_lead(tmp_path):
+    cfg = load(write(tmp_path, GOOD.replace('tag = "EX"', 'tag = "EX"\ndefault_plan = "paid"') + SERVICE))
+    assert [h.name for h in cfg.hours] == ["office", "24/7"]
+    assert cfg.default_plan.name == "paid" and cfg.calendar_hours("office").country == "CZ"
+    assert set(cfg.plans) == {"standard", "paid"} and cfg.plans["standard"].hours == "office"
+    assert cfg.queue[0].lead == "boss@example.test"
+
+
+def test_one_hours_table_is_the_calendar_named_default(tmp_path):
+    cfg = load(write(tmp_path, GOOD + '\n[hours]\ntimezone = "Europe/Bratislava"\ncountry = "SK"\n'))
+    assert [(h.name, h.country) for h in cfg.hours] == [("default", "SK")]
+
+
+@pytest.mark.parametrize("change,key,line", [
+    ('intervals = ["09:00-12:00", "13:00-18:00"]', "hours[0].intervals", 5),
+    ('country = "CZ"', "hours[0].country", 6),
+    ('closed = ["2026-12-31"]', "hours[0].closed", 7),
+    ('hours = "office"', "plan[0].hours", 17),
+])
+def test_bad_calendar_and_plan_keys_name_the_key_and_line(tmp_path, change, key, line):
+    bad = {"intervals": 'intervals = ["12:00-09:00"]', "country": 'country = "XX"', "closed": 'closed = ["31.12.2026"]',
+           "hours": 'hours = "weekend"'}[key.rsplit(".", 1)[1]]
+    err = error_of(tmp_path, GOOD + SERVICE.replace(change, bad))
+    assert (err.key, err.line) == (key, line + GOOD.count("\n"))

@@ -64,7 +64,7 @@ def _apply(desk: Desk, ticket: Ticket, cmds: list[Command], sender: Sender, key:
         elif c.name in ("status", "price", "due", "priority"):
             changes[c.name] = c.value
     if changes.get("priority", ticket.priority) != ticket.priority:  # the express target applies from now on
-        changes["first_response_due"] = first_response_due(desk.cfg, ticket.created, changes["priority"])
+        changes["first_response_due"] = first_response_due(desk.cfg, ticket, changes["priority"])
     if changes:
         desk.store.update_ticket(ticket.number, **changes)
         desk.store.event(ticket.number, key, "commands", {"by": sender.address, **changes})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from maildesk.act.desk import Desk
+from maildesk.decide.route import hours_of, ticket_plan
 from maildesk.models import ParsedMail
 from maildesk.outbound.context import ticket_context
 
@@ -24,5 +25,5 @@ def confirm(desk: Desk, number: int, requester_name: str = "") -> None:
     ctx = ticket_context(desk.cfg, desk.store, ticket)
     desk.outbox.send("confirmation", rcpt=ticket.comm_address, language=ticket.language, ticket=number,
                      ctx={"ticket": ctx, "customer_name": ctx["customer_name"], "requester_name": requester_name,
-                          "hours": desk.cfg.hours},
+                          "hours": hours_of(desk.cfg, ticket_plan(desk.cfg, ticket))},
                      in_reply_to=desk.store.first_message_id(number))

@@ -9,7 +9,7 @@ from maildesk.act import access, consultants
 from maildesk.act.desk import Desk
 from maildesk.act.record import confirm, record_message
 from maildesk.decide import caps
-from maildesk.decide.route import route
+from maildesk.decide.route import plan_of, route, stamp
 from maildesk.decide.thread import strip_tag
 from maildesk.inbound.extract import new_text
 from maildesk.models import Decision, ParsedMail, Role, Sender, Status
@@ -25,13 +25,14 @@ def open_ticket(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None
     if sender.role is not Role.CONSULTANT:
         caps.take_token(store, cfg, sender.address)
     customer = store.customer(sender.customer_id)
-    r = route(cfg, clock.now())
+    plan = plan_of(cfg, customer, clock.now().date())
+    r = route(cfg, clock.now(), plan)
     ticket = store.insert_ticket(
         number=number, subject=strip_tag(mail.subject, cfg.helpdesk.tag) or "(no subject)",
         status=(Status.UNVERIFIED if d.triage else Status.OPEN).value,
         queue=cfg.authorise.triage_queue if d.triage else r.queue, priority=r.priority,
         customer_id=sender.customer_id, requester=sender.address, comm_address=sender.address, assignee=None,
-        first_response_due=r.first_response_due.isoformat(timespec="minutes"),
+        plan=r.plan, first_response_due=stamp(r.first_response_due), resolution_due=stamp(r.resolution_due),
         language=(customer.language if customer else None) or cfg.helpdesk.language, parent=d.parent)
     record_message(desk, number, mail, "in", raw_sha)
     store.event(number, mail.key, "opened", {"by": sender.address, "role": sender.role.value, "parent": d.parent,

@@ -1,68 +1,82 @@
-"""Route stage: queue, priority and the first-response target of a new ticket, from rules.toml.
+"""Route stage: queue, priority, plan and the two targets of a new ticket, from rules.toml.
 
-The target is counted in support hours (weekdays and times from [hours]), so
-a mail on Friday evening is due on Monday, not at midnight.
+The targets (first response, resolution) come from the customer's service
+plan and are counted in the working time of the plan's calendar, so a mail on
+Friday evening before Easter is due after Easter Monday, not at midnight.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from maildesk.config import WEEKDAYS, Config, Hours
+from maildesk.config import Config, Hours, Plan
+from maildesk.decide.calendar import Calendar
+from maildesk.store.rows import Customer, Ticket
 
 
 @dataclass(frozen=True)
 class Route:
-    """Where a new ticket goes and when its first answer is due."""
+    """Where a new ticket goes, under which plan, and when its answers are due (UTC)."""
 
     queue: str
     priority: str
+    plan: str
     first_response_due: datetime
+    resolution_due: datetime
 
 
-def _hm(value: str) -> time:
-    h, m = value.split(":")
-    return time(int(h), int(m))
+def plan_of(cfg: Config, customer: Customer | None, today: date) -> Plan:
+    """The customer's plan while its contract runs; otherwise (or unknown) helpdesk.default_plan."""
+    plan = cfg.plans.get(customer.plan or "") if customer else None
+    if plan is None or (plan.support_until and date.fromisoformat(plan.support_until) < today):
+        return cfg.default_plan
+    return plan
 
 
-def add_support_hours(start: datetime, hours: float, cfg: Hours) -> datetime:
-    """The moment `hours` of support time after `start` have passed."""
-    tz = ZoneInfo(cfg.timezone)
-    t = start.astimezone(tz)
-    open_t, close_t = _hm(cfg.start), _hm(cfg.end)
-    left = timedelta(hours=hours)
-    days = {WEEKDAYS.index(d) for d in cfg.days}
-    if not days or open_t >= close_t:
-        return (start + left).astimezone(UTC)
-    for _ in range(3660):  # at most ten years of days; a safety bound, not a real limit
-        day_open = datetime.combine(t.date(), open_t, tz)
-        day_close = datetime.combine(t.date(), close_t, tz)
-        if t.weekday() in days and t < day_close:
-            begin = max(t, day_open)
-            if begin + left <= day_close:
-                return (begin + left).astimezone(UTC)
-            left -= day_close - begin
-        t = datetime.combine(t.date() + timedelta(days=1), time(0), tz)
-    return (start + timedelta(hours=hours)).astimezone(UTC)
+def ticket_plan(cfg: Config, ticket: Ticket) -> Plan:
+    """The plan a ticket was opened under (a plan removed from rules.toml since: the default plan)."""
+    return cfg.plans.get(ticket.plan or "", cfg.default_plan)
 
 
-def local_time(moment: datetime | str | None, cfg: Hours) -> str:
-    """A timestamp as people read it: in the support hours' time zone, to the minute."""
+def hours_of(cfg: Config, plan: Plan) -> Hours:
+    return cfg.calendar_hours(plan.hours)
+
+
+def calendar_of(cfg: Config, plan: Plan) -> Calendar:
+    return Calendar.of(hours_of(cfg, plan))
+
+
+def targets(plan: Plan, express: bool) -> tuple[float, float]:
+    """(first response, resolution) in working hours."""
+    if express:
+        return plan.express_first_response_hours, plan.express_resolution_hours
+    return plan.first_response_hours, plan.resolution_hours
+
+
+def route(cfg: Config, received: datetime, plan: Plan, priority: str = "normal") -> Route:
+    """Queue, priority and targets of a new ticket."""
+    first, resolution = targets(plan, priority == "express")
+    cal = calendar_of(cfg, plan)
+    return Route(cfg.default_queue, priority, plan.name, cal.add(received, first), cal.add(received, resolution))
+
+
+def stamp(moment: datetime) -> str:
+    """A due time as stored: UTC, to the minute."""
+    return moment.isoformat(timespec="minutes")
+
+
+def first_response_due(cfg: Config, ticket: Ticket, priority: str) -> str:
+    """The first-response target of a ticket received then, with this priority, as stored."""
+    plan = ticket_plan(cfg, ticket)
+    first = targets(plan, priority == "express")[0]
+    return stamp(calendar_of(cfg, plan).add(datetime.fromisoformat(ticket.created), first))
+
+
+def local_time(moment: datetime | str | None, hours: Hours) -> str:
+    """A timestamp as people read it: in the calendar's time zone, to the minute."""
     if not moment:
         return ""
     d = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return d.astimezone(ZoneInfo(cfg.timezone)).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def route(cfg: Config, received: datetime, priority: str = "normal") -> Route:
-    """Queue, priority and first-response target of a new ticket."""
-    target = cfg.sla.express_first_response_hours if priority == "express" else cfg.sla.first_response_hours
-    return Route(cfg.default_queue, priority, add_support_hours(received, target, cfg.hours))
-
-
-def first_response_due(cfg: Config, received: datetime | str, priority: str) -> str:
-    """The first-response target of a ticket received then, with this priority, as stored (UTC, to the minute)."""
-    start = datetime.fromisoformat(received) if isinstance(received, str) else received
-    return route(cfg, start, priority).first_response_due.isoformat(timespec="minutes")
+    return d.astimezone(ZoneInfo(hours.timezone)).strftime("%Y-%m-%d %H:%M %Z")

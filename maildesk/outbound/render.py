@@ -66,7 +66,7 @@ class Renderer:
                     out.append(f"{path}: missing")
                     continue
                 try:
-                    self.render(name, lang, **{**SAMPLES[name], "hours": self.cfg.hours})
+                    self.render(name, lang, **{**SAMPLES[name], "hours": self.cfg.hours[0]})
                 except jinja2.TemplateError as exc:
                     out.append(f"{self.origin(path)}: {exc}")
         return out

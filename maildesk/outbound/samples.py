@@ -12,6 +12,7 @@ from typing import Any
 FACTS = {"number": 42, "tag": "[EX #42]", "subject": "Printer on fire", "status": "open", "queue": "general",
          "position": 3, "priority": "normal", "requester": "jan@acme.test", "assignee": "jana@example.test",
          "price": "1200 CZK", "due": "2026-01-31", "first_response_due": "2026-01-05 10:00 CET", "parent": 41,
+         "resolution_due": "2026-01-09 10:00 CET", "plan": "standard",
          "customer_id": "12345678", "customer_name": "ACME s.r.o."}
 CONSULTANT = {"name": "Jana Nováková", "email": "jana@example.test", "language": "cs"}
 NOTE = {"ticket": FACTS, "consultant": CONSULTANT, "author": "Jan Novák", "author_address": "jan@acme.test",

@@ -44,6 +44,11 @@ class Ticket:
     created: str
     updated: str
     parent: int | None = None
+    plan: str | None = None  # the service plan whose targets the ticket got (None: from before plans)
+    resolution_due: str | None = None
+    first_response_at: str | None = None  # a consultant's first answer to the customer
+    resolved_at: str | None = None
+    paused_at: str | None = None  # the SLA clock stands still while the ticket waits on the customer
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))
@@ -62,6 +67,7 @@ class Customer:
     language: str | None
     created: str
     password_hash: str | None = field(default=None, repr=False)
+    plan: str | None = None
 
 
 @dataclass(frozen=True)

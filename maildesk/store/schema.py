@@ -64,4 +64,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_kind_created ON outbox(kind, created);
     ALTER TABLE outbox ADD COLUMN attachments TEXT;
     """,
+    """
+    ALTER TABLE customers ADD COLUMN plan TEXT;
+    ALTER TABLE tickets ADD COLUMN plan TEXT;
+    ALTER TABLE tickets ADD COLUMN resolution_due TEXT;
+    ALTER TABLE tickets ADD COLUMN first_response_at TEXT;
+    ALTER TABLE tickets ADD COLUMN resolved_at TEXT;
+    ALTER TABLE tickets ADD COLUMN paused_at TEXT;
+    CREATE INDEX tickets_status ON tickets(status);
+    CREATE INDEX events_ticket_kind ON events(ticket, kind);
+    """,
 ]
