@@ -13,6 +13,7 @@ import logging
 import traceback
 
 from maildesk import crash, schedule, shutdown
+from maildesk.act.escalate import escalate
 from maildesk.config import Config
 from maildesk.errors import TransientError
 from maildesk.inbound.fetch import ImapSource
@@ -137,9 +138,10 @@ class Daemon:
         if once:
             if self.cfg.imap.enabled:
                 await self.fetch_loop(once=True)
+            escalate(self.pipeline.desk)  # what a timer-driven `run --once` owes: the SLA mails that are due
             await self.sender.flush()
             return
-        sched = schedule.start(self.cfg, self.store, self.sender)
+        sched = schedule.start(self.cfg, self.store, self.sender, self.pipeline.desk)
         tasks = [asyncio.create_task(self.send_loop(), name="send")]
         if self.cfg.imap.enabled:
             tasks.append(asyncio.create_task(self.fetch_loop(), name="fetch"))

@@ -1,7 +1,8 @@
 """Scheduled jobs (APScheduler 3.x on the daemon's event loop).
 
 - outbox-retry: wakes the outbox sender, so deferred mails go out when due;
-- housekeeping: forgets expired notice rate-limit entries and checkpoints the WAL.
+- housekeeping: forgets expired notice rate-limit entries and checkpoints the WAL;
+- escalation: every minute, SLA warnings and breach reports (act.escalate), computed from the database.
 
 Jobs only *wake* work or run short writes on the loop thread, so the daemon
 keeps a single SQLite writer.
@@ -15,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from maildesk import clock
+from maildesk.act.desk import Desk
+from maildesk.act.escalate import escalate
 from maildesk.config import Config
 from maildesk.outbound.smtp import OutboxSender
 from maildesk.store import Store
@@ -30,7 +33,13 @@ def housekeeping(store: Store, cfg: Config, sender: OutboxSender) -> None:
     log.debug("housekeeping: %d expired notice entries removed", n)
 
 
-def start(cfg: Config, store: Store, sender: OutboxSender) -> AsyncIOScheduler:
+def escalation(desk: Desk, sender: OutboxSender) -> None:
+    """SLA warnings and breach reports that are due; the sender is woken when there is mail."""
+    if escalate(desk):
+        sender.wake.set()
+
+
+def start(cfg: Config, store: Store, sender: OutboxSender, desk: Desk) -> AsyncIOScheduler:
     """Start the scheduler on the running loop and return it (call .shutdown() to stop)."""
     sched = AsyncIOScheduler(timezone=UTC)
     tick = max(1, min(cfg.smtp.retry_base, 15))
@@ -38,5 +47,7 @@ def start(cfg: Config, store: Store, sender: OutboxSender) -> AsyncIOScheduler:
     sched.add_job(housekeeping, "interval", hours=1, args=(store, cfg, sender), id="housekeeping", coalesce=True,
                   # the scheduler runs on the real clock; only what the jobs decide reads maildesk's clock
                   max_instances=1, next_run_time=datetime.now(UTC) + timedelta(minutes=1))
+    sched.add_job(escalation, "interval", minutes=1, args=(desk, sender), id="escalation", coalesce=True,
+                  max_instances=1, next_run_time=datetime.now(UTC) + timedelta(seconds=5))
     sched.start()
     return sched

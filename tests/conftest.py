@@ -174,14 +174,15 @@ default = true
 email = "jana@example.test"
 name = "Jana"
 queues = ["general"]
+{extra}
 """
 
 
 @pytest.fixture
 def offline(tmp_path):  # the fast unit layer: real SQLite, no IMAP, no SMTP
     """(config, store, pipeline) with ACME (alice, bob) and a password; no IMAP, no SMTP."""
-    def make(helpdesk: str = "", limits: str = "") -> tuple[Config, Store, Pipeline]:
-        (tmp_path / "rules.toml").write_text(OFFLINE_RULES.format(helpdesk=helpdesk, limits=limits))
+    def make(helpdesk: str = "", limits: str = "", extra: str = "") -> tuple[Config, Store, Pipeline]:
+        (tmp_path / "rules.toml").write_text(OFFLINE_RULES.format(helpdesk=helpdesk, limits=limits, extra=extra))
         cfg = load(tmp_path / "rules.toml")
         store = Store(cfg.data_dir / "maildesk.db")
         add_customer(store, "12345678", "ACME", ["alice@acme.test", "bob@acme.test"], "en", "the-right-password")

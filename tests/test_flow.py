@@ -125,3 +125,47 @@ def test_consultant_may_write_on_any_ticket(cfg, customer, dovecot, smtp):
     run_once(cfg)
     rec = ticket_record(open_store(cfg), 1)
     assert [m["from"] for m in rec["messages"]] == ["alice@acme.test", "jana@example.test"]
+
+
+SERVICE = """
+[[hours]]
+name = "office"
+timezone = "Europe/Prague"
+start = "09:00"
+end = "18:00"
+country = "CZ"
+
+[[plan]]
+name = "paid"
+hours = "office"
+first_response_hours = 8
+resolution_hours = 16
+"""
+
+
+def test_a_moved_deadline_and_a_breach_reach_the_customer_and_the_lead(make_config, dovecot, smtp, frozen_clock):
+    from datetime import UTC, datetime
+
+    from maildesk.act.customers import add_customer
+    cfg = make_config(extra=SERVICE, jana_queues='"general"')
+    text = cfg.path.read_text().replace('default = true\n', 'default = true\nlead = "boss@example.test"\n')
+    cfg.path.write_text(text)
+    from maildesk.config import load
+    cfg = load(cfg.path)
+    add_customer(open_store(cfg), "12345678", "ACME", ["alice@acme.test"], "cs", None, plan="paid")
+    frozen_clock["now"] = datetime(2026, 4, 2, 15, 30, tzinfo=UTC)  # Thursday before Easter, 17:30 in Prague
+    dovecot.append(cfg.imap.username, eml("new_request", n=1))
+    run_once(cfg)
+    assert "2026-04-07 16:30 CEST" in smtp.to("alice@acme.test")[0].get_content()  # after Good Friday and Monday
+    dovecot.append(cfg.imap.username, eml("consultant_commands", n=1, ticket=1,
+                                          commands="#due 2026-04-20 12:00 čekáme na opravu od výrobce", body=""))
+    run_once(cfg)
+    notice = smtp.to("alice@acme.test")[-1]
+    assert notice["Subject"].startswith("[EX #1] Nový termín")
+    assert "2026-04-20 12:00 CEST" in notice.get_content() and "čekáme na opravu od výrobce" in notice.get_content()
+    frozen_clock["now"] = datetime(2026, 4, 7, 15, 0, tzinfo=UTC)  # the first-response target has passed
+    run_once(cfg)
+    [breach] = smtp.to("boss@example.test")
+    assert breach["Subject"].startswith("[SLA breached] [EX #1] first response")
+    run_once(cfg)
+    assert len(smtp.to("boss@example.test")) == 1  # once per ticket and target

@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from maildesk.act import access
+from maildesk.act import access, sla
 from maildesk.act.desk import Desk
 from maildesk.act.record import record_message
 from maildesk.config import Consultant
 from maildesk.decide.commands import Command, parse_commands
-from maildesk.decide.route import first_response_due
+from maildesk.decide.route import deadline, first_response_due
 from maildesk.inbound.extract import Extracted, new_text
 from maildesk.models import ParsedMail, Sender, Status
 from maildesk.outbound.context import ticket_context
@@ -56,6 +56,7 @@ def notify_followup(desk: Desk, ticket: Ticket, mail: ParsedMail, reopened: bool
 def _apply(desk: Desk, ticket: Ticket, cmds: list[Command], sender: Sender, key: str) -> dict[str, Any]:
     """Apply commands in order to the ticket row; returns the changed fields."""
     changes: dict[str, Any] = {}
+    due = next((c for c in reversed(cmds) if c.name == "due"), None)
     for c in cmds:
         if c.name == "take":
             changes["assignee"] = sender.address
@@ -65,9 +66,16 @@ def _apply(desk: Desk, ticket: Ticket, cmds: list[Command], sender: Sender, key:
             changes[c.name] = c.value
     if changes.get("priority", ticket.priority) != ticket.priority:  # the express target applies from now on
         changes["first_response_due"] = first_response_due(desk.cfg, ticket, changes["priority"])
+    if due is not None:
+        changes["resolution_due"] = deadline(desk.cfg, ticket, due.value)
     if changes:
         desk.store.update_ticket(ticket.number, **changes)
         desk.store.event(ticket.number, key, "commands", {"by": sender.address, **changes})
+    if "status" in changes:
+        sla.status_changed(desk, ticket, changes["status"], key)
+    if due is not None:
+        sla.deadline_moved(desk, ticket, changes["resolution_due"], due.note, any(c.name == "notify" for c in cmds),
+                           sender.name or sender.address, key)
     if any(c.name == "verify" for c in cmds) and access.verify_ticket(desk, ticket.number, sender.address):
         changes["verified"] = True
     return changes
@@ -111,6 +119,7 @@ def handle_reply(desk: Desk, mail: ParsedMail, number: int, sender: Sender, raw_
     assert ticket is not None
     record_message(desk, number, mail, "out", raw_sha, text=extracted.text, original=mail.text,
                    to=ticket.comm_address)
+    sla.answered(desk, ticket, mail.key)
     _relay(desk, ticket, mail, consultant, extracted.text)
     return "answer relayed" + ("" if extracted.confident else " (whole text: quote layout unclear)")
 

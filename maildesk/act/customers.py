@@ -10,6 +10,7 @@ import re
 import email_validator
 from argon2 import PasswordHasher
 
+from maildesk.config import Config
 from maildesk.errors import MaildeskError
 from maildesk.store import Store
 
@@ -38,7 +39,7 @@ def check_email(addr: str) -> str:
 
 
 def add_customer(store: Store, cid: str, name: str, contacts: list[str], language: str | None,
-                 password: str | None) -> None:
+                 password: str | None, plan: str | None = None) -> None:
     """Create a customer; a password is kept only as an argon2id hash."""
     if not _ID.match(cid):
         raise InputError(f"customer ID must be 1-64 letters, digits, '.', '_' or '-': {cid!r}")
@@ -49,10 +50,23 @@ def add_customer(store: Store, cid: str, name: str, contacts: list[str], languag
     with store.transaction():
         if store.customer(cid):
             raise InputError(f"customer {cid} exists already")
-        store.insert_customer(cid, name, language, hashed)
+        store.insert_customer(cid, name, language, hashed, plan)
         for addr in emails:
             store.put_contact(cid, addr, "operator")
         store.event(None, None, "customer-added", {"customer": cid, "contacts": emails})
+
+
+def edit_customer(store: Store, cfg: Config, cid: str, *, name: str | None = None, language: str | None = None,
+                  plan: str | None = None) -> None:
+    """Change a customer's name, language or plan ('' = helpdesk.default_plan); recorded as an event."""
+    if plan and plan not in cfg.plans:
+        raise InputError(f"no plan {plan!r} in rules.toml (known: {', '.join(cfg.plans)})")
+    changes = {k: v for k, v in (("name", name), ("language", language), ("plan", plan)) if v is not None}
+    with store.transaction():
+        if not store.customer(cid):
+            raise InputError(f"no customer {cid}")
+        store.update_customer(cid, **{k: (v or None) if k == "plan" else v for k, v in changes.items()})
+        store.event(None, None, "customer-changed", {"customer": cid, **changes})
 
 
 def add_contact(store: Store, cid: str, addr: str, added_by: str = "operator", admin: bool = False) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from maildesk import clock
-from maildesk.act import access, consultants
+from maildesk.act import access, consultants, sla
 from maildesk.act.desk import Desk
 from maildesk.act.record import confirm, record_message
 from maildesk.decide import caps
@@ -61,6 +61,8 @@ def follow_up(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None, 
     record_message(desk, number, mail, "in", raw_sha, text=new.text or mail.text,
                    original=mail.text if new.hidden else None)
     ticket = desk.store.update_ticket(number, **({"status": Status.OPEN.value} if reopened else {}))
+    if reopened:
+        sla.status_changed(desk, before, Status.OPEN, mail.key)
     desk.store.event(number, mail.key, "follow-up", {"by": sender.address, "reopened": reopened})
     consultants.notify_followup(desk, ticket, mail, reopened, new)
     if desk.cfg.helpdesk.confirm_followups:

@@ -13,7 +13,14 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from maildesk.act.customers import InputError, add_contact, add_customer, remove_contact, set_password
+from maildesk.act.customers import (
+    InputError,
+    add_contact,
+    add_customer,
+    edit_customer,
+    remove_contact,
+    set_password,
+)
 from maildesk.cli import views
 from maildesk.cli.parser import build_parser
 from maildesk.config import Config, config_path, load
@@ -109,8 +116,14 @@ def cmd_customer(args: argparse.Namespace, cfg: Config) -> int:
         set_password(store, args.id, _read_password())
         print(f"password of customer {args.id} changed")
         return 0
+    if args.action == "edit":
+        edit_customer(store, cfg, args.id, name=args.name, language=args.language, plan=args.plan)
+        print(f"customer {args.id} changed")
+        return 0
+    if args.plan is not None and args.plan not in cfg.plans:
+        raise InputError(f"no plan {args.plan!r} in rules.toml (known: {', '.join(cfg.plans)})")
     password = _read_password() if args.password_stdin else None
-    add_customer(store, args.id, args.name, args.contact or [], args.language, password)
+    add_customer(store, args.id, args.name, args.contact or [], args.language, password, plan=args.plan)
     print(f"customer {args.id} added")
     return 0
 
@@ -143,8 +156,10 @@ def cmd_ticket(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     store = open_store(cfg)
     if args.action == "list":
+        if args.overdue or args.due_before:
+            return views.ticket_due(store, cfg, args.due_before, args.json)
         return views.ticket_list(store, args.json)
-    return views.ticket_show(store, args.number, args.json)
+    return views.ticket_show(store, cfg, args.number, args.json)
 
 
 def cmd_quarantine(args: argparse.Namespace, cfg: Config) -> int:

@@ -26,6 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--contact", action="append", metavar="EMAIL", help="an address that may write (repeatable)")
     a.add_argument("--language", choices=("en", "cs", "sk"))
     a.add_argument("--password-stdin", action="store_true", help="read the customer's password from stdin")
+    a.add_argument("--plan", help="service plan (a [[plan]] name; default: helpdesk.default_plan)")
+    a = g.add_parser("edit", help="change a customer's name, language or plan")
+    a.add_argument("id")
+    a.add_argument("--name")
+    a.add_argument("--language", choices=("en", "cs", "sk"))
+    a.add_argument("--plan", help="a [[plan]] name, or '' for helpdesk.default_plan")
     g.add_parser("passwd", help="set a customer's password (read from stdin)").add_argument("id")
     g.add_parser("show", help="a customer with its contacts and who added them").add_argument("id")
 
@@ -42,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("ticket", help="inspect tickets").add_subparsers(dest="action", required=True)
     a = g.add_parser("list", help="list tickets")
     a.add_argument("--json", action="store_true")
+    a.add_argument("--overdue", action="store_true", help="only unfinished tickets with a target already passed")
+    a.add_argument("--due-before", metavar="DATE", help="only unfinished tickets with a target due before DATE "
+                   "(YYYY-MM-DD [HH:MM], in the first calendar's time zone)")
     a = g.add_parser("show", help="one ticket with its messages")
     a.add_argument("number", type=int)
     a.add_argument("--json", action="store_true")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from maildesk.config import Config
@@ -51,20 +52,46 @@ def ticket_list(store: Store, as_json: bool) -> int:
     return listing(store.ticket_rows(), cols, as_json)
 
 
-def ticket_record(store: Store, number: int) -> dict[str, Any] | None:
-    """The `ticket show --json` object (shape fixed by design.md, plus mails and events)."""
+def ticket_record(store: Store, number: int, cfg: Config | None = None) -> dict[str, Any] | None:
+    """The `ticket show --json` object (shape fixed by design.md, plus the SLA clock, mails and events).
+
+    With the config, `sla` says for each target whether it is "ok", in "warning" or "breached".
+    """
     t = store.ticket(number)
     if t is None:
         return None
+    from maildesk.act.sla import state  # the calendars (holidays) only where the SLA is shown
     return {"number": t.number, "subject": t.subject, "status": t.status.value, "queue": t.queue,
             "priority": t.priority, "customer": t.customer_id, "requester": t.requester,
-            "assignee": t.assignee, "price": t.price, "due": t.due,
-            "first_response_due": t.first_response_due, "created": t.created, "messages": store.message_rows(number),
-            "mails": store.outbox_rows(number), "events": store.event_rows(ticket=number)}
+            "assignee": t.assignee, "price": t.price, "due": t.due, "plan": t.plan,
+            "first_response_due": t.first_response_due, "resolution_due": t.resolution_due,
+            "first_response_at": t.first_response_at, "resolved_at": t.resolved_at, "paused_at": t.paused_at,
+            "sla": state(cfg, t) if cfg is not None else {}, "created": t.created,
+            "messages": store.message_rows(number), "mails": store.outbox_rows(number),
+            "events": store.event_rows(ticket=number)}
 
 
-def ticket_show(store: Store, number: int, as_json: bool) -> int:
-    rec = ticket_record(store, number)
+def ticket_due(store: Store, cfg: Config, before: str | None, as_json: bool) -> int:
+    """`ticket list --overdue` (before = now) or `--due-before DATE` (in the first calendar's time zone)."""
+    from maildesk import clock
+    from maildesk.decide.calendar import Calendar
+    if before:
+        day, _, hhmm = before.partition(" ")
+        try:
+            local = datetime.fromisoformat(f"{day}T{hhmm or '00:00'}")
+        except ValueError:
+            say(f"--due-before {before}: use YYYY-MM-DD [HH:MM]", file=sys.stderr)
+            return 1
+        limit = local.replace(tzinfo=Calendar.of(cfg.hours[0]).tz).astimezone(UTC)
+    else:
+        limit = clock.now()
+    rows = store.due_rows(limit.isoformat(timespec="minutes"))
+    return listing(rows, ["number", "status", "queue", "plan", "assignee", "first_response_due", "resolution_due",
+                          "subject"], as_json)
+
+
+def ticket_show(store: Store, cfg: Config, number: int, as_json: bool) -> int:
+    rec = ticket_record(store, number, cfg)
     if rec is None:
         say(f"no ticket {number}", file=sys.stderr)
         return 1
@@ -72,8 +99,11 @@ def ticket_show(store: Store, number: int, as_json: bool) -> int:
         emit(rec)
         return 0
     say(f"#{rec['number']}  {rec['subject']}")
-    for key in ("status", "queue", "priority", "customer", "requester", "assignee", "first_response_due"):
+    for key in ("status", "queue", "priority", "plan", "customer", "requester", "assignee", "first_response_due",
+                "first_response_at", "resolution_due", "resolved_at", "paused_at"):
         say(f"  {key:<19}{rec[key] if rec[key] is not None else '-'}")
+    if rec["sla"]:
+        say(f"  {'sla':<19}" + ", ".join(f"{k} {v}" for k, v in rec["sla"].items()))
     for m in rec["messages"]:
         say(f"\n--- {m['direction']}  {m['date']}  {m['from']}")
         say(m["text"])

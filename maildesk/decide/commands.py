@@ -5,7 +5,8 @@
     #status open|waiting|resolved|closed
     #note                      the whole mail is an internal note
     #price AMOUNT [CURRENCY]   agreed price, stated in the answer
-    #due YYYY-MM-DD            agreed deadline, stated in the answer
+    #due YYYY-MM-DD [HH:MM] [reason]  a new resolution deadline; the customer is told when it moves later
+    #notify                    with #due: tell the customer also when the deadline moves earlier
     #priority normal|express
     #verify                    confirm an unverified (triage) ticket: it opens and the requester is told
     #keepquote                 relay the answer with the quoted history and signature, as written
@@ -27,7 +28,8 @@ from maildesk.config import Config
 
 STATUSES = ("open", "waiting", "resolved", "closed")
 PRIORITIES = ("normal", "express")
-KNOWN = "#take, #assign, #status, #note, #price, #due, #priority, #verify, #keepquote"
+KNOWN = "#take, #assign, #status, #note, #price, #due, #notify, #priority, #verify, #keepquote"
+_DUE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\s+(\d{1,2}:\d{2}))?(?:\s+(.*))?$")
 _AMOUNT = re.compile(r"^(\d{1,12}(?:[.,]\d{1,2})?)(?:\s+([A-Za-z]{3}))?$")
 
 
@@ -35,11 +37,12 @@ _AMOUNT = re.compile(r"^(\d{1,12}(?:[.,]\d{1,2})?)(?:\s+([A-Za-z]{3}))?$")
 class Command:
     name: str
     value: str = ""
+    note: str = ""  # #due's reason
 
 
 def _check(name: str, arg: str, cfg: Config) -> tuple[Command | None, str]:
     """One command, or an error message saying what is wrong with it."""
-    if name in ("take", "note", "verify", "keepquote"):
+    if name in ("take", "note", "verify", "keepquote", "notify"):
         return (Command(name), "") if not arg else (None, f"#{name} takes no value")
     if name == "assign":
         if cfg.consultant_by_email(arg) is None:
@@ -57,11 +60,23 @@ def _check(name: str, arg: str, cfg: Config) -> tuple[Command | None, str]:
             return None, f"#price {arg}: use an amount with an optional currency, e.g. #price 1200 CZK"
         return Command(name, m.group(1).replace(",", ".") + (f" {m.group(2).upper()}" if m.group(2) else "")), ""
     if name == "due":
-        try:
-            return Command(name, date.fromisoformat(arg).isoformat()), ""
-        except ValueError:
-            return None, f"#due {arg}: use a date as YYYY-MM-DD"
+        return _due(arg)
     return None, f"#{name}: unknown command (known: {KNOWN})"
+
+
+def _due(arg: str) -> tuple[Command | None, str]:
+    """#due YYYY-MM-DD [HH:MM] [reason]: value 'YYYY-MM-DD' or 'YYYY-MM-DD HH:MM', the reason as its note."""
+    m = _DUE.match(arg)
+    try:
+        day = date.fromisoformat(m.group(1)) if m else None
+        hour, minute = (int(x) for x in m.group(2).split(":")) if m and m.group(2) else (0, 0)
+        if day is None or not (0 <= hour < 24 and 0 <= minute < 60):
+            raise ValueError
+    except ValueError:
+        return None, f"#due {arg}: use a date as YYYY-MM-DD, an optional time HH:MM, then an optional reason"
+    assert m is not None
+    value = day.isoformat() + (f" {hour:02d}:{minute:02d}" if m.group(2) else "")
+    return Command("due", value, (m.group(3) or "").strip()[:500]), ""
 
 
 def parse_commands(text: str, cfg: Config) -> tuple[list[Command], str, list[str]]:

@@ -8,7 +8,7 @@ Friday evening before Easter is due after Easter Monday, not at midnight.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from maildesk.config import Config, Hours, Plan
@@ -64,7 +64,7 @@ def route(cfg: Config, received: datetime, plan: Plan, priority: str = "normal")
 
 def stamp(moment: datetime) -> str:
     """A due time as stored: UTC, to the minute."""
-    return moment.isoformat(timespec="minutes")
+    return moment.astimezone(UTC).isoformat(timespec="minutes")
 
 
 def first_response_due(cfg: Config, ticket: Ticket, priority: str) -> str:
@@ -72,6 +72,18 @@ def first_response_due(cfg: Config, ticket: Ticket, priority: str) -> str:
     plan = ticket_plan(cfg, ticket)
     first = targets(plan, priority == "express")[0]
     return stamp(calendar_of(cfg, plan).add(datetime.fromisoformat(ticket.created), first))
+
+
+def deadline(cfg: Config, ticket: Ticket, value: str) -> str:
+    """#due's 'YYYY-MM-DD [HH:MM]' in the plan's time zone, as stored; a date alone: the end of its last interval."""
+    hours = hours_of(cfg, ticket_plan(cfg, ticket))
+    day, _, hhmm = value.partition(" ")
+    if not hhmm:
+        spans = hours.intervals or [f"{hours.start}-{hours.end}"]
+        hhmm = max(s.split("-")[1] for s in spans)
+    h, m = (int(x) for x in hhmm.split(":"))
+    local = datetime.combine(date.fromisoformat(day), datetime.min.time()) + timedelta(hours=h, minutes=m)
+    return stamp(local.replace(tzinfo=ZoneInfo(hours.timezone)))
 
 
 def local_time(moment: datetime | str | None, hours: Hours) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from maildesk import clock
 from maildesk.store.base import StoreBase, now
@@ -22,9 +23,13 @@ class PeopleStore(StoreBase):
         rows = self.all("SELECT customer_id FROM contacts WHERE email = ? ORDER BY created", (address.lower(),))
         return [str(r["customer_id"]) for r in rows]
 
-    def insert_customer(self, cid: str, name: str, language: str | None, password_hash: str | None) -> None:
+    def insert_customer(self, cid: str, name: str, language: str | None, password_hash: str | None,
+                        plan: str | None = None) -> None:
         self.db.table("customers").insert({"id": cid, "name": name, "language": language,
-                                           "password_hash": password_hash, "created": now()})
+                                           "password_hash": password_hash, "plan": plan, "created": now()})
+
+    def update_customer(self, cid: str, **changes: Any) -> None:
+        self.db.table("customers").update(cid, changes)
 
     def set_password_hash(self, cid: str, password_hash: str) -> None:
         self.db.table("customers").update(cid, {"password_hash": password_hash})

@@ -82,3 +82,22 @@ class TicketStore(StoreBase):
         """Did the address request (or receive mail of) a ticket of a customer, e.g. by credentials?"""
         return self.one("SELECT 1 AS x FROM tickets WHERE (requester = ? OR comm_address = ?) "
                         "AND customer_id IS NOT NULL LIMIT 1", (address, address)) is not None
+
+    def sla_tickets(self) -> list[Ticket]:
+        """Open tickets with a target not met yet: what the escalation job looks at."""
+        rows = self.all("SELECT * FROM tickets WHERE status = ? AND ((first_response_at IS NULL AND "
+                        "first_response_due IS NOT NULL) OR (resolved_at IS NULL AND resolution_due IS NOT NULL)) "
+                        "ORDER BY number", (Status.OPEN.value,))
+        return [Ticket(**r) for r in rows]
+
+    def has_event(self, ticket: int, kind: str) -> bool:
+        return self.one("SELECT 1 AS x FROM events WHERE ticket = ? AND kind = ? LIMIT 1", (ticket, kind)) is not None
+
+    def due_rows(self, before: str) -> list[dict[str, Any]]:
+        """Unfinished tickets with a target due before `before` (UTC ISO), soonest first."""
+        return self.all(
+            "SELECT number, status, queue, priority, plan, customer_id AS customer, requester, assignee, subject, "
+            "first_response_due, resolution_due, created, updated FROM tickets WHERE status NOT IN ('resolved', "
+            "'closed') AND ((first_response_at IS NULL AND first_response_due < ?) OR "
+            "(resolved_at IS NULL AND resolution_due < ?)) ORDER BY MIN(COALESCE(first_response_due, resolution_due), "
+            "COALESCE(resolution_due, first_response_due))", (before, before))
