@@ -34,6 +34,11 @@ hours = "office"
 first_response_hours = 8
 resolution_hours = 16
 
+express = true
+express_first_response_hours = 1
+express_resolution_hours = 4
+express_price = "1500 CZK"
+
 [[plan]]
 name = "ended"
 hours = "office"
@@ -174,3 +179,30 @@ def test_customer_plan_must_exist(offline_cfg):
     out = cli(offline_cfg, "customer", "add", "C2", "--name", "Two", "--plan", "gold")
     assert out.returncode == 1 and "no plan 'gold'" in out.stderr
     assert cli(offline_cfg, "customer", "edit", "12345678", "--plan", "standard").returncode == 0
+
+
+def express(n: int) -> bytes:
+    return eml("new_request", n=n).replace(b"Subject: ", b"Subject: [EXPRES] ")
+
+
+def test_an_express_request_gets_the_express_targets_jumps_the_queue_and_is_recorded(desk):
+    _, store, p = desk
+    for n in (1, 2):
+        p.process(eml("new_request", n=n))
+    p.process(express(3))
+    p.process(eml("new_request", n=4))
+    t = store.ticket(3)
+    assert (t.priority, t.subject, t.first_response_due) == ("express", "Printer on fire", "2026-04-07T07:30+00:00")
+    confirmations = mails(store, "confirmation")
+    assert "number 1 in the general queue" in confirmations[2] and "for 1500 CZK" in confirmations[2]
+    assert "number 4 in the general queue" in confirmations[3]  # two earlier tickets and the express one
+    [billing] = store.all("SELECT detail FROM events WHERE ticket = 3 AND kind = 'express'")
+    assert json.loads(billing["detail"]) == {"granted": True, "plan": "paid", "price": "1500 CZK"}
+
+
+def test_express_outside_the_plan_is_a_normal_ticket_and_the_customer_is_told(desk):
+    cfg, store, p = desk
+    edit_customer(store, cfg, "12345678", plan="standard")
+    p.process(express(1))
+    assert store.ticket(1).priority == "normal"
+    assert "which is not part of your plan" in mails(store, "confirmation")[0]

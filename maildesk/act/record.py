@@ -18,12 +18,15 @@ def record_message(desk: Desk, number: int, mail: ParsedMail, direction: str, ra
         attachments=mail.attachments)
 
 
-def confirm(desk: Desk, number: int, requester_name: str = "") -> None:
+NO_EXPRESS = {"requested": False, "granted": False, "price": ""}
+
+
+def confirm(desk: Desk, number: int, requester_name: str = "", express: dict[str, object] | None = None) -> None:
     """The confirmation to the requester: number, tag, queue position, response target, hints."""
     ticket = desk.store.ticket(number)
     assert ticket is not None
     ctx = ticket_context(desk.cfg, desk.store, ticket)
     desk.outbox.send("confirmation", rcpt=ticket.comm_address, language=ticket.language, ticket=number,
                      ctx={"ticket": ctx, "customer_name": ctx["customer_name"], "requester_name": requester_name,
-                          "hours": hours_of(desk.cfg, ticket_plan(desk.cfg, ticket))},
+                          "hours": hours_of(desk.cfg, ticket_plan(desk.cfg, ticket)), "express": express or NO_EXPRESS},
                      in_reply_to=desk.store.first_message_id(number))

@@ -7,6 +7,7 @@ Friday evening before Easter is due after Easter Monday, not at midnight.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +26,20 @@ class Route:
     plan: str
     first_response_due: datetime
     resolution_due: datetime
+
+
+_EXPRESS_TAG = re.compile(r"\[\s*EXPRESS?\s*\]", re.I)
+
+
+def wants_express(subject: str, text: str) -> bool:
+    """[EXPRES] or [EXPRESS] in the subject, or #express as the first line of the body."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return bool(_EXPRESS_TAG.search(subject)) or first.lower() == "#express"
+
+
+def without_express(subject: str) -> str:
+    """The subject without the [EXPRESS] marker (the ticket's own subject)."""
+    return re.sub(r"\s{2,}", " ", _EXPRESS_TAG.sub("", subject)).strip()
 
 
 def plan_of(cfg: Config, customer: Customer | None, today: date) -> Plan:

@@ -22,7 +22,7 @@ def ticket_context(cfg: Config, store: Store, ticket: Ticket) -> dict[str, Any]:
     return {
         "number": ticket.number, "tag": format_tag(cfg, ticket.number), "subject": ticket.subject,
         "status": ticket.status.value, "queue": ticket.queue,
-        "position": store.queue_position(ticket.queue, ticket.number), "priority": ticket.priority,
+        "position": store.queue_position(ticket.queue, ticket.number, ticket.priority), "priority": ticket.priority,
         "requester": ticket.requester, "assignee": ticket.assignee or "", "price": ticket.price or "",
         "due": ticket.due or "", "first_response_due": local_time(ticket.first_response_due, hours),
         "resolution_due": local_time(ticket.resolution_due, hours), "plan": ticket_plan(cfg, ticket).name,

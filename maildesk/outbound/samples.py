@@ -21,7 +21,7 @@ CONTACT = {"customer_name": "ACME s.r.o.", "customer_id": "12345678", "admin": "
 
 SAMPLES: dict[str, dict[str, Any]] = {
     "confirmation": {"ticket": FACTS, "customer_name": "ACME s.r.o.", "requester_name": "Jan Novák",
-                     "hours": None},
+                     "hours": None, "express": {"requested": True, "granted": True, "price": "1500 CZK"}},
     "unknown_sender": {"sender": "someone@example.org"},
     "consultant_new": NOTE,
     "consultant_followup": {**NOTE, "reopened": True},

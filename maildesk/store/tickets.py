@@ -72,10 +72,14 @@ class TicketStore(StoreBase):
                        "ORDER BY id DESC LIMIT 1", (ticket,))
         return str(row["message_id"]) if row else ""
 
-    def queue_position(self, queue: str, number: int) -> int:
-        """How many open tickets of the queue are ahead of this one, plus one."""
-        row = self.one("SELECT COUNT(*) AS n FROM tickets WHERE queue = ? AND status = ? AND number < ?",
-                       (queue, Status.OPEN.value, number))
+    def queue_position(self, queue: str, number: int, priority: str = "normal") -> int:
+        """How many open tickets of the queue are ahead of this one, plus one: express tickets go first."""
+        if priority == "express":
+            sql, params = "priority = 'express' AND number < ?", (number,)
+        else:
+            sql, params = "(priority = 'express' OR number < ?)", (number,)
+        row = self.one(f"SELECT COUNT(*) AS n FROM tickets WHERE queue = ? AND status = ? AND number != ? AND {sql}",
+                       (queue, Status.OPEN.value, number, *params))
         return (int(row["n"]) if row else 0) + 1
 
     def has_customer_ticket(self, address: str) -> bool:
