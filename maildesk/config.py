@@ -165,6 +165,24 @@ class Queue:
     name: str = req("Queue name.")
     default: bool = opt(False, "New tickets land in this queue (exactly one queue is the default).")
     lead: str = opt("", "Address of the queue lead: gets sla_breached mails of the queue's tickets (empty: its consultants do).")
+    assign: str = opt("manual", "Who gets a new ticket: nobody until someone #takes it (manual), the queue's consultants in turn (round-robin), or the one with the fewest open tickets (least-open); consultants who are #away are skipped.", ("manual", "round-robin", "least-open"))
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str = opt("", "Name of the rule, shown by `rules test` and in the ticket's `routed` event.")
+    customer: list[str] = opt([], "Match: the sender's customer is one of these IDs.")
+    plan: str = opt("", "Match: the customer's service plan.")
+    product: str = opt("", "Match: the product the mail's licence number names.")
+    to: str = opt("", "Match: an address in To or Cc, e.g. helpdesk+packet@example.test (plus-addressing), case-insensitive.")
+    subject: str = opt("", "Match: a regular expression found in the subject (case-insensitive).")
+    body: str = opt("", "Match: a regular expression found in the text (case-insensitive).")
+    language: str = opt("", "Match: the customer's language.", ("", "en", "cs", "sk"))
+    attachment: str = opt("", "Match: with attachments (yes), without (no), or either (empty).", ("", "yes", "no"))
+    queue: str = opt("", "Set: the queue the ticket goes to.")
+    priority: str = opt("", "Set: the priority (express gets the plan's express targets).", ("", "normal", "express"))
+    assignee: str = opt("", "Set: the consultant the ticket is assigned to.")
+    tag: str = opt("", "Set: a label recorded on the ticket (ticket show, reports).")
 
 
 @dataclass(frozen=True)
@@ -185,6 +203,7 @@ class Config:
     hours: tuple[Hours, ...] = (Hours(),)
     sla: Sla = field(default_factory=Sla)
     plan: tuple[Plan, ...] = ()
+    rule: tuple[Rule, ...] = ()
     processing: Processing = field(default_factory=Processing)
     limits: Limits = field(default_factory=Limits)
     queue: tuple[Queue, ...] = (Queue(name="general", default=True),)
@@ -235,7 +254,7 @@ SECTIONS: dict[str, type] = {
     "sla": Sla, "processing": Processing, "limits": Limits,
 }
 # [hours] may also be written as one table (a single calendar, named "default").
-TABLE_ARRAYS: dict[str, type] = {"hours": Hours, "plan": Plan, "queue": Queue, "consultant": Consultant}
+TABLE_ARRAYS: dict[str, type] = {"hours": Hours, "plan": Plan, "rule": Rule, "queue": Queue, "consultant": Consultant}
 
 
 def schema() -> list[tuple[str, dataclasses.Field[Any]]]:
@@ -438,6 +457,19 @@ def _validate_service(cfg: Config, text: str) -> None:
     if cfg.helpdesk.default_plan and cfg.helpdesk.default_plan not in cfg.plans:
         raise ConfigError(f"names unknown plan {cfg.helpdesk.default_plan!r}", key="helpdesk.default_plan",
                           line=find_line(text, "helpdesk", "default_plan"))
+    queues = {q.name for q in cfg.queue}
+    for i, r in enumerate(cfg.rule):
+        for key in ("subject", "body"):
+            try:
+                re.compile(getattr(r, key))
+            except re.error as exc:
+                raise fail(f"not a regular expression: {exc}", "rule", i, key) from None
+        if r.queue and r.queue not in queues:
+            raise fail(f"names unknown queue {r.queue!r}", "rule", i, "queue")
+        if r.assignee and cfg.consultant_by_email(r.assignee) is None:
+            raise fail(f"{r.assignee!r} is not a [[consultant]]", "rule", i, "assignee")
+        if r.plan and r.plan not in cfg.plans:
+            raise fail(f"names unknown plan {r.plan!r}", "rule", i, "plan")
     if not 1 <= cfg.sla.warn_at <= 99:
         raise ConfigError("must be a percentage from 1 to 99", key="sla.warn_at", line=find_line(text, "sla", "warn_at"))
 

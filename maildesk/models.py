@@ -81,6 +81,7 @@ class Kind(StrEnum):
     IGNORED = "ignored"
     QUARANTINED = "quarantined"
     ADMIN = "admin"  # a customer admin's #contact mail
+    PRESENCE = "presence"  # a consultant's #away / #back
 
 
 class Role(StrEnum):

@@ -19,12 +19,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from maildesk import crash
+from maildesk import clock, crash
 from maildesk.act import access, automatic, held, tickets
 from maildesk.act.desk import Desk
 from maildesk.config import Config
 from maildesk.decide import steps
 from maildesk.decide.authorise import authorise
+from maildesk.decide.route import hours_of, local_time
+from maildesk.decide.routing import place
 from maildesk.decide.steps import Env, Facts
 from maildesk.errors import NotFound
 from maildesk.inbound import credentials
@@ -55,6 +57,7 @@ STEPS: tuple[Step, ...] = (
     Step("automatic", steps.automatic),            # bounces, auto-replies, lists, own mail: ignored
     Step("credentials", steps.credentials),        # customer ID + password in the mail
     Step("contact-admin", steps.contact_admin),    # an admin's #contact add/remove
+    Step("presence", steps.presence),              # a consultant's #away / #back
     Step("thread", steps.thread),                  # continues a ticket it may write on
     Step("unknown-sender", steps.unknown_sender),  # strangers held under "reject"
     Step("rate-limit", steps.rate_limit),          # too many new tickets from one address
@@ -68,6 +71,7 @@ ACTIONS: dict[Kind, tuple[Action, ...]] = {
     Kind.NEW: (automatic.person_wrote, tickets.open_ticket),
     Kind.FOLLOWUP: (automatic.person_wrote, tickets.follow_up),
     Kind.ADMIN: (automatic.person_wrote, access.apply_contact_commands),
+    Kind.PRESENCE: (access.presence,),
     Kind.QUARANTINED: (held.hold,),
     Kind.IGNORED: (automatic.note,),
 }
@@ -80,6 +84,7 @@ class Trace:
     decision: Decision
     sender: Sender | None
     lines: tuple[tuple[str, str], ...]
+    route: str = ""  # for a new ticket: the rule, queue, plan, assignee and both due times
 
 
 class Pipeline:
@@ -192,12 +197,22 @@ class Pipeline:
         else:
             mail = self.parse(raw)
             trace = self.decide(Facts(mail, credentials.find(mail.text)))
+        if trace.decision.kind is Kind.NEW and trace.sender is not None:
+            trace = dataclasses.replace(trace, route=self._route(trace.sender, raw))
         done = self._seen(message_key(raw), hashlib.sha256(raw).hexdigest())
         if done and done.kind:  # said first: a new delivery of it would change nothing
             seen = ("seen", f"already {done.outcome}" + (f" #{done.ticket}" if done.ticket else "")
                     + "; delivered again it changes nothing, released it would be decided as below")
             return dataclasses.replace(trace, lines=(seen, *trace.lines))
         return trace
+
+    def _route(self, sender: Sender, raw: bytes) -> str:
+        """Where a new ticket of this mail would go now, and when it would be due (for the trace)."""
+        at = place(self.cfg, self.store, self.parse(raw), sender, clock.now())
+        hours = hours_of(self.cfg, at.plan)
+        return (f"{at.why}; queue {at.queue}, plan {at.plan.name}, priority {at.priority}, "
+                f"assignee {at.assignee or '-'}, first response due {local_time(at.first_response_due, hours)}, "
+                f"resolution due {local_time(at.resolution_due, hours)}")
 
     def give_up(self, raw: bytes, error: str, attempts: int) -> Outcome:
         """Quarantine a message whose processing kept failing, so it never blocks the mailbox."""

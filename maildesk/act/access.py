@@ -72,6 +72,18 @@ def apply_contact_commands(desk: Desk, mail: ParsedMail, d: Decision, admin: Sen
                              ticket=None, in_reply_to=mail.message_id if rcpt == admin.address else "")
 
 
+def presence(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None, raw_sha: str) -> None:
+    """#away [until DATE] / #back: round-robin and least-open assignment skip a consultant who is away."""
+    assert sender is not None
+    if d.detail == "#back":
+        desk.store.set_back(sender.address)
+    else:
+        until = d.detail.partition(" until ")[2] or None
+        desk.store.set_away(sender.address, f"{until}T00:00:00+00:00" if until else None)
+    desk.store.event(None, mail.key, "presence", {"by": sender.address, "command": d.detail})
+    log.info("%s #- %s: %s", mail.log_id, sender.address, d.detail)
+
+
 def remember(desk: Desk, sender: Sender, key: str) -> None:
     """Make the sender of a valid credential mail a contact of that customer."""
     if sender.customer_id and sender.customer_id not in desk.store.customers_of(sender.address):

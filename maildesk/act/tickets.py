@@ -9,7 +9,8 @@ from maildesk.act import access, consultants, sla
 from maildesk.act.desk import Desk
 from maildesk.act.record import confirm, record_message
 from maildesk.decide import caps
-from maildesk.decide.route import plan_of, route, stamp, wants_express, without_express
+from maildesk.decide.route import stamp, without_express
+from maildesk.decide.routing import place
 from maildesk.decide.thread import strip_tag
 from maildesk.inbound.extract import new_text
 from maildesk.models import Decision, ParsedMail, Role, Sender, Status
@@ -25,28 +26,29 @@ def open_ticket(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None
     if sender.role is not Role.CONSULTANT:
         caps.take_token(store, cfg, sender.address)
     customer = store.customer(sender.customer_id)
-    plan = plan_of(cfg, customer, clock.now().date())
-    asked = wants_express(mail.subject, mail.text)
-    express = asked and plan.express
-    r = route(cfg, clock.now(), plan, "express" if express else "normal")
+    at = place(cfg, store, mail, sender, clock.now())
     ticket = store.insert_ticket(
         number=number, subject=without_express(strip_tag(mail.subject, cfg.helpdesk.tag)) or "(no subject)",
         status=(Status.UNVERIFIED if d.triage else Status.OPEN).value,
-        queue=cfg.authorise.triage_queue if d.triage else r.queue, priority=r.priority,
-        customer_id=sender.customer_id, requester=sender.address, comm_address=sender.address, assignee=None,
-        plan=r.plan, first_response_due=stamp(r.first_response_due), resolution_due=stamp(r.resolution_due),
+        queue=cfg.authorise.triage_queue if d.triage else at.queue, priority=at.priority,
+        customer_id=sender.customer_id, requester=sender.address, comm_address=sender.address,
+        assignee=None if d.triage else at.assignee, plan=at.plan.name, tags=at.tag or None,
+        first_response_due=stamp(at.first_response_due), resolution_due=stamp(at.resolution_due),
         language=(customer.language if customer else None) or cfg.helpdesk.language, parent=d.parent)
     record_message(desk, number, mail, "in", raw_sha)
     store.event(number, mail.key, "opened", {"by": sender.address, "role": sender.role.value, "parent": d.parent,
                                              "triage": d.triage})
-    if asked:  # recorded for billing (granted) and for the plan's owner (refused)
-        store.event(number, mail.key, "express", {"granted": express, "plan": plan.name,
-                                                  "price": plan.express_price if express else ""})
+    store.event(number, mail.key, "routed", {"rule": at.rule, "why": at.why, "queue": ticket.queue,
+                                             "plan": at.plan.name, "assignee": ticket.assignee})
+    express = {"requested": at.express_asked, "granted": at.express,
+               "price": at.plan.express_price if at.express else ""}
+    if at.express_asked:  # recorded for billing (granted) and for the plan's owner (refused)
+        store.event(number, mail.key, "express", {"granted": at.express, "plan": at.plan.name,
+                                                  "price": express["price"]})
     if sender.role is Role.CREDENTIALS and cfg.authorise.remember_credential_senders:
         access.remember(desk, sender, mail.key)
     if not d.triage:  # an unverified ticket is confirmed when someone verifies it
-        confirm(desk, number, sender.name, express={"requested": asked, "granted": express,
-                                                   "price": plan.express_price if express else ""})
+        confirm(desk, number, sender.name, express=express)
     consultants.notify_new(desk, ticket, mail)
     return number
 

@@ -226,9 +226,12 @@ def trace(t: Trace, as_json: bool) -> int:
     d = t.decision
     if as_json:
         emit({"decision": {"kind": d.kind.value, "reason": d.reason, "detail": d.detail, "ticket": d.ticket},
-              "decided_by": t.lines[-1][0], "steps": [{"step": s, "said": said} for s, said in t.lines]})
+              "decided_by": t.lines[-1][0], "steps": [{"step": s, "said": said} for s, said in t.lines],
+              "route": t.route})
         return 0
     say(table([{"step": s, "said": said} for s, said in t.lines], ["step", "said"]))
     say(f"decision: {d.kind.value}" + (f" #{d.ticket}" if d.ticket else "") + (f" {d.reason}" if d.reason else "")
         + f" (step {t.lines[-1][0]}; nothing was written or sent)")
+    if t.route:
+        say(f"route: {t.route}")
     return 0

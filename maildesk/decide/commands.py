@@ -100,6 +100,16 @@ def parse_commands(text: str, cfg: Config) -> tuple[list[Command], str, list[str
     return commands, "\n".join(lines[i:]).strip(), errors
 
 
+_PRESENCE = re.compile(r"^#(away(?:\s+until\s+\d{4}-\d{2}-\d{2})?|back)\s*$", re.I)
+
+
+def presence_command(text: str) -> str:
+    """'#away', '#away until YYYY-MM-DD' or '#back' when that is the mail's first line, else ''."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    m = _PRESENCE.match(first)
+    return re.sub(r"\s+", " ", m.group(0).strip().lower()) if m else ""
+
+
 _CONTACT_CMD = re.compile(r"^#contact\s+(add|remove)\s+(\S+)$", re.I)
 
 

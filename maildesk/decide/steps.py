@@ -18,7 +18,7 @@ from maildesk.config import Config
 from maildesk.decide import caps
 from maildesk.decide.authorise import BAD, OK, authorise, check_credentials, may_write
 from maildesk.decide.classify import classify
-from maildesk.decide.commands import contact_commands
+from maildesk.decide.commands import contact_commands, presence_command
 from maildesk.decide.thread import find_ticket, tag_is_genuine
 from maildesk.inbound.credentials import Credentials
 from maildesk.models import Decision, Kind, Label, ParsedMail, Reason, Role, Sender, Status
@@ -112,6 +112,13 @@ def contact_admin(f: Facts, env: Env) -> Result:
     if contact_commands(f.mail.whole_text) is not None and env.store.is_admin(who.customer_id, who.address):
         return Decision(Kind.ADMIN, customer_id=who.customer_id)
     return None
+
+
+def presence(f: Facts, env: Env) -> Result:
+    """A consultant's #away [until YYYY-MM-DD] or #back: no ticket, assignment skips or includes them again."""
+    if f.sender is None or f.sender.role is not Role.CONSULTANT:
+        return None
+    return Decision(Kind.PRESENCE, detail=first) if (first := presence_command(f.mail.whole_text)) else None
 
 
 def thread(f: Facts, env: Env) -> Result:

@@ -77,3 +77,16 @@ class PeopleStore(StoreBase):
     def set_bucket(self, sender: str, tokens: float) -> None:
         self.db.table("buckets").upsert({"sender": sender, "tokens": tokens,
                                    "updated": clock.now().isoformat(timespec="seconds")}, pk="sender")
+
+    # -- consultants' presence ------------------------------------------------------
+
+    def set_away(self, email: str, until: str | None) -> None:
+        self.db.table("away").upsert({"email": email.lower(), "until": until, "since": now()}, pk="email")
+
+    def set_back(self, email: str) -> bool:
+        return bool(self.db.execute("DELETE FROM away WHERE email = ?", (email.lower(),)).rowcount)
+
+    def away(self, at: datetime) -> set[str]:
+        """Consultants away at that moment (without an end, or until a later date)."""
+        rows = self.all("SELECT email FROM away WHERE until IS NULL OR until > ?", (at.isoformat(timespec="seconds"),))
+        return {str(r["email"]) for r in rows}

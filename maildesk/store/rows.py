@@ -49,6 +49,7 @@ class Ticket:
     first_response_at: str | None = None  # a consultant's first answer to the customer
     resolved_at: str | None = None
     paused_at: str | None = None  # the SLA clock stands still while the ticket waits on the customer
+    tags: str | None = None  # labels set by routing rules, comma-separated
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status(self.status))

@@ -74,4 +74,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX tickets_status ON tickets(status);
     CREATE INDEX events_ticket_kind ON events(ticket, kind);
     """,
+    """
+    ALTER TABLE tickets ADD COLUMN tags TEXT;
+    CREATE TABLE away (email TEXT PRIMARY KEY, until TEXT, since TEXT NOT NULL);
+    CREATE INDEX tickets_queue_status ON tickets(queue, status);
+    CREATE INDEX tickets_assignee_status ON tickets(assignee, status);
+    """,
 ]

@@ -105,3 +105,18 @@ class TicketStore(StoreBase):
             "'closed') AND ((first_response_at IS NULL AND first_response_due < ?) OR "
             "(resolved_at IS NULL AND resolution_due < ?)) ORDER BY MIN(COALESCE(first_response_due, resolution_due), "
             "COALESCE(resolution_due, first_response_due))", (before, before))
+
+    def open_counts(self, emails: list[str]) -> dict[str, int]:
+        """Open tickets assigned to each of these consultants (for least-open assignment)."""
+        counts = dict.fromkeys(emails, 0)
+        for r in self.all("SELECT assignee, COUNT(*) AS n FROM tickets WHERE status = ? AND assignee IS NOT NULL "
+                          "GROUP BY assignee", (Status.OPEN.value,)):
+            if r["assignee"] in counts:
+                counts[r["assignee"]] = int(r["n"])
+        return counts
+
+    def last_assignee(self, queue: str) -> str | None:
+        """Who got the queue's newest assigned ticket (for round-robin)."""
+        row = self.one("SELECT assignee FROM tickets WHERE queue = ? AND assignee IS NOT NULL ORDER BY number DESC "
+                       "LIMIT 1", (queue,))
+        return str(row["assignee"]) if row else None
