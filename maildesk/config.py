@@ -90,6 +90,8 @@ class Authorise:
     unknown_sender: str = opt("reject", "What a mail from an unknown address does: quarantine it and explain (reject), open an unverified ticket in the triage queue (triage), or open a ticket (open).", ("reject", "triage", "open"))
     triage_queue: str = opt("triage", "Queue of unverified tickets under unknown_sender = \"triage\" (must be a [[queue]]).")
     notice_interval_hours: int = opt(24, "At most one explanation mail per address and kind (unknown sender, bad credentials) in this many hours.")
+    licence_identifies: bool = opt(False, "A valid licence number (Licence: 123456) from an unknown address authorises it for the licence's customer, as valid credentials do.")
+    licence_failures: int = opt(3, "Wrong licence numbers from one address within failure_window_minutes after which its mail goes to the triage queue (licence-failed).")
     remember_credential_senders: bool = opt(False, "Add the address of a mail with valid credentials as a contact of that customer.")
     max_failures: int = opt(5, "Failed credential checks per sender or customer ID within failure_window_minutes before backing off.")
     failure_window_minutes: int = opt(15, "Window in which failed credential checks are counted.")
@@ -165,6 +167,7 @@ class Queue:
     name: str = req("Queue name.")
     default: bool = opt(False, "New tickets land in this queue (exactly one queue is the default).")
     lead: str = opt("", "Address of the queue lead: gets sla_breached mails of the queue's tickets (empty: its consultants do).")
+    products: list[str] = opt([], "Products whose tickets (named by a licence number) go to this queue, unless a rule says otherwise.")
     assign: str = opt("manual", "Who gets a new ticket: nobody until someone #takes it (manual), the queue's consultants in turn (round-robin), or the one with the fewest open tickets (least-open); consultants who are #away are skipped.", ("manual", "round-robin", "least-open"))
 
 
@@ -239,6 +242,12 @@ class Config:
     def calendar_hours(self, name: str) -> Hours:
         """The [[hours]] calendar of that name (validated at load: every plan names one that exists)."""
         return next(h for h in self.hours if h.name == name)
+
+    @property
+    def triage_queue(self) -> str:
+        """Where unverified tickets wait: authorise.triage_queue, or the default queue when it is not defined."""
+        names = {q.name for q in self.queue}
+        return self.authorise.triage_queue if self.authorise.triage_queue in names else self.default_queue
 
     @property
     def default_queue(self) -> str:

@@ -71,6 +71,7 @@ class Reason(StrEnum):
     BAD_CREDENTIALS = "bad-credentials"
     CREDENTIALS_BACKOFF = "credentials-backoff"
     HEADERS_TOO_LARGE = "headers-too-large"
+    LICENCE_FAILED = "licence-failed"  # not a quarantine: an unverified ticket in the triage queue
 
 
 class Kind(StrEnum):
@@ -153,6 +154,8 @@ class Decision:
     parent: int | None = None  # a new ticket that continues this closed one
     customer_id: str | None = None  # the customer ID a credential mail named
     triage: bool = False  # open as unverified in the triage queue
+    product: str = ""  # the product a valid licence number named
+    licence_failed: bool = False  # the mail quoted a wrong licence number (counted by the action)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from maildesk.decide.route import hours_of, local_time
 from maildesk.decide.routing import place
 from maildesk.decide.steps import Env, Facts
 from maildesk.errors import NotFound
-from maildesk.inbound import credentials
+from maildesk.inbound import credentials, licences
 from maildesk.inbound.headers import message_key
 from maildesk.inbound.worker import ParseWorker
 from maildesk.models import Decision, HeldState, Kind, Outcome, ParsedMail, Reason, Sender
@@ -56,6 +56,7 @@ STEPS: tuple[Step, ...] = (
     Step("defect", steps.defect),                  # unreadable, too large, too deep...: held
     Step("automatic", steps.automatic),            # bounces, auto-replies, lists, own mail: ignored
     Step("credentials", steps.credentials),        # customer ID + password in the mail
+    Step("licence", steps.licence),                # Licence: 123456 names the product (and maybe the customer)
     Step("contact-admin", steps.contact_admin),    # an admin's #contact add/remove
     Step("presence", steps.presence),              # a consultant's #away / #back
     Step("thread", steps.thread),                  # continues a ticket it may write on
@@ -68,11 +69,11 @@ Action = Callable[[Desk, ParsedMail, Decision, Sender | None, str], int | None]
 
 # What each decision does, in order, inside the message's transaction; an action may name the ticket concerned.
 ACTIONS: dict[Kind, tuple[Action, ...]] = {
-    Kind.NEW: (automatic.person_wrote, tickets.open_ticket),
-    Kind.FOLLOWUP: (automatic.person_wrote, tickets.follow_up),
+    Kind.NEW: (automatic.person_wrote, access.count_licence_failure, tickets.open_ticket),
+    Kind.FOLLOWUP: (automatic.person_wrote, access.count_licence_failure, tickets.follow_up),
     Kind.ADMIN: (automatic.person_wrote, access.apply_contact_commands),
     Kind.PRESENCE: (access.presence,),
-    Kind.QUARANTINED: (held.hold,),
+    Kind.QUARANTINED: (access.count_licence_failure, held.hold),
     Kind.IGNORED: (automatic.note,),
 }
 
@@ -110,15 +111,15 @@ class Pipeline:
                                 legacy=legacy)
         mail = self.parse(raw)
         crash.point("process")
-        creds = credentials.find(mail.text)
-        found = credentials.passwords_in_message(raw, mail.text)
+        creds, licence = credentials.find(mail.text), licences.find(mail.text)
+        found = credentials.passwords_in_message(raw, mail.text) | licences.numbers_in(mail.text)
         if found:  # before anything is stored: every copy we keep is the redacted one
             raw = credentials.redact(raw, found)
             mail = dataclasses.replace(self.parse(raw), key=mail.key)
             if any(credentials.shows(mail.text, s) for s in found):  # never seen; never stored either
                 mail = dataclasses.replace(mail, text=credentials.MASK)
-        return self._commit(Facts(mail, creds, released=force), raw, uidvalidity, uid, redacted=bool(found),
-                            legacy=legacy)
+        facts = Facts(mail, creds, released=force, licence=licence)
+        return self._commit(facts, raw, uidvalidity, uid, redacted=bool(found), legacy=legacy)
 
     def _header_only(self, raw: bytes) -> ParsedMail:
         """A mail over limits.max_message_bytes: its header is read, its body never (it is held as too-large)."""
@@ -132,7 +133,9 @@ class Pipeline:
         lines: list[tuple[str, str]] = []
         for step in STEPS:
             result = step.check(facts, env)
-            if isinstance(result, Decision):
+            if isinstance(result, Decision):  # what earlier steps learned travels with it to the actions
+                failed = facts.licence_failed or result.reason == Reason.LICENCE_FAILED
+                result = dataclasses.replace(result, product=facts.product, licence_failed=failed)
                 lines.append((step.name, " ".join(p for p in (result.kind.value, result.reason, result.detail) if p)))
                 return Trace(result, facts.sender, tuple(lines))
             if result is not None:
@@ -196,7 +199,7 @@ class Pipeline:
             trace = self.decide(Facts(self._header_only(raw)))
         else:
             mail = self.parse(raw)
-            trace = self.decide(Facts(mail, credentials.find(mail.text)))
+            trace = self.decide(Facts(mail, credentials.find(mail.text), licence=licences.find(mail.text)))
         if trace.decision.kind is Kind.NEW and trace.sender is not None:
             trace = dataclasses.replace(trace, route=self._route(trace.sender, raw))
         done = self._seen(message_key(raw), hashlib.sha256(raw).hexdigest())

@@ -13,7 +13,9 @@ All of it runs inside the transaction of the mail or command that caused it.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from maildesk import clock
 from maildesk.act.customers import InputError, add_contact_in_tx, check_email, remove_contact
 from maildesk.act.desk import Desk
 from maildesk.act.record import confirm
@@ -82,6 +84,15 @@ def presence(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None, r
         desk.store.set_away(sender.address, f"{until}T00:00:00+00:00" if until else None)
     desk.store.event(None, mail.key, "presence", {"by": sender.address, "command": d.detail})
     log.info("%s #- %s: %s", mail.log_id, sender.address, d.detail)
+
+
+def count_licence_failure(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None, raw_sha: str) -> None:
+    """A wrong licence number counts against its sender (authorise.licence_failures within the failure window)."""
+    if d.licence_failed and sender is not None:
+        since = clock.now() - timedelta(minutes=desk.cfg.authorise.failure_window_minutes)
+        n = desk.store.count_auth_failure("licence", sender.address, since)
+        desk.store.event(None, mail.key, "licence-failed", {"from": sender.address, "failures": n})
+        log.warning("%s #- wrong licence number from %s (%d in the window)", mail.log_id, sender.address, n)
 
 
 def remember(desk: Desk, sender: Sender, key: str) -> None:

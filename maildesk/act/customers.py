@@ -39,13 +39,14 @@ def check_email(addr: str) -> str:
 
 
 def add_customer(store: Store, cid: str, name: str, contacts: list[str], language: str | None,
-                 password: str | None, plan: str | None = None) -> None:
+                 password: str | None, plan: str | None = None, licences: list[str] | None = None) -> None:
     """Create a customer; a password is kept only as an argon2id hash."""
     if not _ID.match(cid):
         raise InputError(f"customer ID must be 1-64 letters, digits, '.', '_' or '-': {cid!r}")
     emails = [check_email(c) for c in contacts]
     if password is not None and len(password) < 8:
         raise InputError("a password needs at least 8 characters")
+    held = [_licence(spec) for spec in licences or []]
     hashed = PasswordHasher().hash(password) if password else None
     with store.transaction():
         if store.customer(cid):
@@ -53,20 +54,46 @@ def add_customer(store: Store, cid: str, name: str, contacts: list[str], languag
         store.insert_customer(cid, name, language, hashed, plan)
         for addr in emails:
             store.put_contact(cid, addr, "operator")
+        for product, number in held:
+            _add_licence(store, cid, product, number)
         store.event(None, None, "customer-added", {"customer": cid, "contacts": emails})
 
 
 def edit_customer(store: Store, cfg: Config, cid: str, *, name: str | None = None, language: str | None = None,
-                  plan: str | None = None) -> None:
-    """Change a customer's name, language or plan ('' = helpdesk.default_plan); recorded as an event."""
+                  plan: str | None = None, licences: list[str] | None = None) -> None:
+    """Change a customer's name, language or plan ('' = helpdesk.default_plan), add licences; recorded as events."""
     if plan and plan not in cfg.plans:
         raise InputError(f"no plan {plan!r} in rules.toml (known: {', '.join(cfg.plans)})")
     changes = {k: v for k, v in (("name", name), ("language", language), ("plan", plan)) if v is not None}
+    held = [_licence(spec) for spec in licences or []]
     with store.transaction():
         if not store.customer(cid):
             raise InputError(f"no customer {cid}")
-        store.update_customer(cid, **{k: (v or None) if k == "plan" else v for k, v in changes.items()})
-        store.event(None, None, "customer-changed", {"customer": cid, **changes})
+        if changes:
+            store.update_customer(cid, **{k: (v or None) if k == "plan" else v for k, v in changes.items()})
+            store.event(None, None, "customer-changed", {"customer": cid, **changes})
+        for product, number in held:
+            _add_licence(store, cid, product, number)
+
+
+_LICENCE = re.compile(r"^([A-Za-z0-9_.-]{1,40})=([A-Za-z0-9][A-Za-z0-9/-]{2,39})$")
+
+
+def _licence(spec: str) -> tuple[str, str]:
+    """PRODUCT=NUMBER as given to --licence."""
+    m = _LICENCE.match(spec.strip())
+    if not m:
+        raise InputError(f"--licence {spec!r}: write PRODUCT=NUMBER, e.g. PACKET=123456")
+    return m.group(1), m.group(2)
+
+
+def _add_licence(store: Store, cid: str, product: str, number: str) -> None:
+    held = store.licence(number)
+    if held is not None:
+        raise InputError(f"licence {number} is held already ({held[1]} of customer {held[0]})")
+    store.add_licence(cid, product, number)
+    # the number itself stays out of the event log: it is redacted from mail like a password
+    store.event(None, None, "licence-added", {"customer": cid, "product": product})
 
 
 def add_contact(store: Store, cid: str, addr: str, added_by: str = "operator", admin: bool = False) -> None:

@@ -26,18 +26,18 @@ def open_ticket(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None
     if sender.role is not Role.CONSULTANT:
         caps.take_token(store, cfg, sender.address)
     customer = store.customer(sender.customer_id)
-    at = place(cfg, store, mail, sender, clock.now())
+    at = place(cfg, store, mail, sender, clock.now(), d.product)
     ticket = store.insert_ticket(
         number=number, subject=without_express(strip_tag(mail.subject, cfg.helpdesk.tag)) or "(no subject)",
         status=(Status.UNVERIFIED if d.triage else Status.OPEN).value,
-        queue=cfg.authorise.triage_queue if d.triage else at.queue, priority=at.priority,
+        queue=cfg.triage_queue if d.triage else at.queue, priority=at.priority,
         customer_id=sender.customer_id, requester=sender.address, comm_address=sender.address,
         assignee=None if d.triage else at.assignee, plan=at.plan.name, tags=at.tag or None,
         first_response_due=stamp(at.first_response_due), resolution_due=stamp(at.resolution_due),
         language=(customer.language if customer else None) or cfg.helpdesk.language, parent=d.parent)
     record_message(desk, number, mail, "in", raw_sha)
     store.event(number, mail.key, "opened", {"by": sender.address, "role": sender.role.value, "parent": d.parent,
-                                             "triage": d.triage})
+                                             "triage": d.triage, "reason": d.reason, "product": d.product})
     store.event(number, mail.key, "routed", {"rule": at.rule, "why": at.why, "queue": ticket.queue,
                                              "plan": at.plan.name, "assignee": ticket.assignee})
     express = {"requested": at.express_asked, "granted": at.express,

@@ -117,13 +117,15 @@ def cmd_customer(args: argparse.Namespace, cfg: Config) -> int:
         print(f"password of customer {args.id} changed")
         return 0
     if args.action == "edit":
-        edit_customer(store, cfg, args.id, name=args.name, language=args.language, plan=args.plan)
+        edit_customer(store, cfg, args.id, name=args.name, language=args.language, plan=args.plan,
+                      licences=args.licence or [])
         print(f"customer {args.id} changed")
         return 0
     if args.plan is not None and args.plan not in cfg.plans:
         raise InputError(f"no plan {args.plan!r} in rules.toml (known: {', '.join(cfg.plans)})")
     password = _read_password() if args.password_stdin else None
-    add_customer(store, args.id, args.name, args.contact or [], args.language, password, plan=args.plan)
+    add_customer(store, args.id, args.name, args.contact or [], args.language, password, plan=args.plan,
+                 licences=args.licence or [])
     print(f"customer {args.id} added")
     return 0
 

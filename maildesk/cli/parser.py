@@ -27,11 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--language", choices=("en", "cs", "sk"))
     a.add_argument("--password-stdin", action="store_true", help="read the customer's password from stdin")
     a.add_argument("--plan", help="service plan (a [[plan]] name; default: helpdesk.default_plan)")
+    a.add_argument("--licence", action="append", metavar="PRODUCT=NUMBER", help="a licence the customer holds "
+                   "(repeatable); a mail beginning 'Licence: NUMBER' is about that product")
     a = g.add_parser("edit", help="change a customer's name, language or plan")
     a.add_argument("id")
     a.add_argument("--name")
     a.add_argument("--language", choices=("en", "cs", "sk"))
     a.add_argument("--plan", help="a [[plan]] name, or '' for helpdesk.default_plan")
+    a.add_argument("--licence", action="append", metavar="PRODUCT=NUMBER", help="add a licence (repeatable)")
     g.add_parser("passwd", help="set a customer's password (read from stdin)").add_argument("id")
     g.add_parser("show", help="a customer with its contacts and who added them").add_argument("id")
 

@@ -171,6 +171,10 @@ def customer_show(store: Store, cid: str) -> int:
         return 1
     say(f"{c.id}  {c.name}  language {c.language or '-'}  "
         f"password {'set' if c.password_hash else 'not set'}  since {c.created}")
+    if c.plan:
+        say(f"plan {c.plan}")
+    for product, number in store.licences_of(cid):
+        say(f"licence {product} {number}")
     rows = store.contact_rows(cid)
     say(table(rows, ["email", "admin", "added_by", "created"]))
     return 0

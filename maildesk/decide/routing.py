@@ -99,7 +99,8 @@ def place(cfg: Config, store: Store, mail: ParsedMail, sender: Sender, now: date
     rule, why = matching_rule(cfg, mail, customer, plan, product)
     priority = (rule.priority if rule and rule.priority else "") or ("express" if asked and plan.express else "normal")
     r = route(cfg, now, plan, priority)
-    queue = rule.queue if rule and rule.queue else r.queue
+    by_product = next((q.name for q in cfg.queue if product and product.lower() in (p.lower() for p in q.products)), "")
+    queue = (rule.queue if rule and rule.queue else "") or by_product or r.queue
     assignee = rule.assignee.lower() if rule and rule.assignee else pick_assignee(cfg, store, queue, now)
     return Placement(plan, asked, priority == "express", (rule.name or "rule") if rule else "", why, queue, priority,
                      assignee, rule.tag if rule else "", r.first_response_due, r.resolution_due)

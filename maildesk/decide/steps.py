@@ -13,7 +13,9 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
+from maildesk import clock
 from maildesk.config import Config
 from maildesk.decide import caps
 from maildesk.decide.authorise import BAD, OK, authorise, check_credentials, may_write
@@ -36,6 +38,9 @@ class Facts:
     released: bool = False  # an operator released it from quarantine: caps do not hold it again
     label: Label | None = None
     sender: Sender | None = None
+    licence: str = ""  # the licence number the mail begins with
+    product: str = ""  # the product that licence names, once it is accepted
+    licence_failed: bool = False
     unthreaded: str = ""  # why a mail that names a ticket does not continue it
     parent: int | None = None  # the closed ticket a new one continues
     note: str = ""  # why the last step passed (for the trace)
@@ -102,6 +107,25 @@ def credentials(f: Facts, env: Env) -> Result:
     log.warning("%s #- credentials for %s failed; %s is authorised by address", f.mail.log_id,
                 f.creds.customer_id, who.address)
     return dataclasses.replace(f, note=f"{verdict} for {f.creds.customer_id}; known by address all the same")
+
+
+def licence(f: Facts, env: Env) -> Result:
+    """A licence number names the product (and, with licence_identifies, the customer); wrong ones are counted."""
+    if not f.licence or f.sender is None:
+        return None
+    who, held = f.sender, env.store.licence(f.licence)
+    if held and who.customer_id == held[0]:
+        return dataclasses.replace(f, product=held[1], note=f"licence of {held[0]}: product {held[1]}")
+    if held and who.role is Role.STRANGER and env.cfg.authorise.licence_identifies:
+        who = Sender(who.address, who.name, Role.CREDENTIALS, held[0])
+        return dataclasses.replace(f, sender=who, product=held[1], note=f"licence identifies {held[0]}: {held[1]}")
+    a = env.cfg.authorise
+    since = clock.now() - timedelta(minutes=a.failure_window_minutes)
+    tries = env.store.recent_auth_failures("licence", who.address, since) + 1
+    if tries >= a.licence_failures:  # the call centre's third try: an operator takes over
+        return Decision(Kind.NEW, reason=Reason.LICENCE_FAILED.value, triage=True,
+                        detail=f"{tries} wrong licence numbers from {who.address}")
+    return dataclasses.replace(f, licence_failed=True, note=f"wrong licence number ({tries} of {a.licence_failures})")
 
 
 def contact_admin(f: Facts, env: Env) -> Result:

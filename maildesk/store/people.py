@@ -47,6 +47,22 @@ class PeopleStore(StoreBase):
         row = self.one("SELECT admin FROM contacts WHERE customer_id = ? AND email = ?", (cid, email))
         return bool(row and row["admin"])
 
+    # -- licences -------------------------------------------------------------------
+
+    def add_licence(self, cid: str, product: str, number: str) -> None:
+        self.db.table("licences").insert({"number": number, "customer_id": cid, "product": product,
+                                          "created": now()})
+
+    def licence(self, number: str) -> tuple[str, str] | None:
+        """(customer ID, product) of a licence number."""
+        row = self.one("SELECT customer_id, product FROM licences WHERE number = ?", (number,))
+        return (str(row["customer_id"]), str(row["product"])) if row else None
+
+    def licences_of(self, cid: str) -> list[tuple[str, str]]:
+        """[(product, number)] of a customer."""
+        rows = self.all("SELECT product, number FROM licences WHERE customer_id = ? ORDER BY product, number", (cid,))
+        return [(str(r["product"]), str(r["number"])) for r in rows]
+
     # -- credential failures and backoffs --------------------------------------------
 
     def blocked_until(self, scope: str, subject: str) -> tuple[datetime, int] | None:
@@ -57,6 +73,12 @@ class PeopleStore(StoreBase):
     def count_auth_failure(self, scope: str, subject: str, since: datetime) -> int:
         """Record one failed check; returns the failures of (scope, subject) since `since`, this one included."""
         self.db.table("auth_failures").insert({"scope": scope, "subject": subject, "at": now()})
+        row = self.one("SELECT COUNT(*) AS n FROM auth_failures WHERE scope = ? AND subject = ? AND at >= ?",
+                       (scope, subject, since.isoformat(timespec="seconds")))
+        return int(row["n"]) if row else 0
+
+    def recent_auth_failures(self, scope: str, subject: str, since: datetime) -> int:
+        """Failures of (scope, subject) since `since`, without counting a new one."""
         row = self.one("SELECT COUNT(*) AS n FROM auth_failures WHERE scope = ? AND subject = ? AND at >= ?",
                        (scope, subject, since.isoformat(timespec="seconds")))
         return int(row["n"]) if row else 0

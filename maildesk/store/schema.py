@@ -80,4 +80,9 @@ MIGRATIONS: list[str] = [
     CREATE INDEX tickets_queue_status ON tickets(queue, status);
     CREATE INDEX tickets_assignee_status ON tickets(assignee, status);
     """,
+    """
+    CREATE TABLE licences (number TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id),
+        product TEXT NOT NULL, created TEXT NOT NULL);
+    CREATE INDEX licences_customer ON licences(customer_id);
+    """,
 ]
