@@ -206,3 +206,27 @@ def test_express_outside_the_plan_is_a_normal_ticket_and_the_customer_is_told(de
     p.process(express(1))
     assert store.ticket(1).priority == "normal"
     assert "which is not part of your plan" in mails(store, "confirmation")[0]
+
+
+def test_the_monthly_report_per_customer_and_consultant(desk, frozen_clock):
+    cfg, store, p = desk
+    p.process(eml("new_request", n=1))  # Thursday 2 April, 17:30 Prague
+    p.process(express(2))
+    frozen_clock["now"] = datetime(2026, 4, 7, 8, 0, tzinfo=UTC)  # Tuesday 10:00: 1.5 working hours later
+    consultant(p, 1, "#price 1200 CZK\n#status resolved", body="Fixed: the fuser was replaced.")
+    frozen_clock["now"] = datetime(2026, 4, 9, 8, 0, tzinfo=UTC)
+    p.process(eml("consultant_commands", n=2, ticket=2, commands="", body="Restarted the spooler."))
+    from datetime import date
+
+    from maildesk.cli import report
+    data = report.build(store, cfg, date(2026, 4, 1), date(2026, 4, 30), None, frozen_clock["now"])
+    [acme] = data["customers"]
+    assert (acme["opened"], acme["closed"], acme["express"], acme["express_prices"], acme["prices"]) == \
+        (2, 1, 1, "1500 CZK", "1200 CZK")
+    assert acme["first_response_median_h"] == 10.5  # 1.5 h and 19.5 h of working time
+    assert acme["first_response_met_pct"] == 50  # the express one was late (1 h target)
+    [jana] = data["consultants"]
+    assert (jana["consultant"], jana["answered"]) == ("jana@example.test", 2)
+    out = cli(cfg, "report", "--from", "2026-04-01", "--to", "2026-04-30", "--format", "csv")
+    assert out.returncode == 0 and out.stdout.splitlines()[1].startswith("customer,12345678,2,1,10.5,")
+    assert cli(cfg, "report", "--from", "2026-04-30", "--to", "2026-04-01").returncode == 1

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import date
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -205,6 +206,19 @@ def cmd_fsck(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, cfg: Config) -> int:
+    """`report`: the billing and service sheet for a period."""
+    from maildesk import clock
+    from maildesk.cli import report
+    try:
+        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    except ValueError:
+        raise InputError("--from and --to take dates as YYYY-MM-DD") from None
+    if end < start:
+        raise InputError("--to is before --from")
+    return report.show(report.build(open_store(cfg), cfg, start, end, args.customer, clock.now()), args.format)
+
+
 def cmd_rules(args: argparse.Namespace, cfg: Config) -> int:
     """`rules test`: the trace of the decision steps for one mail, against the database as it is now."""
     from maildesk.pipeline import Pipeline
@@ -219,7 +233,8 @@ def cmd_rules(args: argparse.Namespace, cfg: Config) -> int:
 
 HANDLERS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "customer": cmd_customer, "contact": cmd_contact,
-    "ticket": cmd_ticket, "fsck": cmd_fsck, "quarantine": cmd_quarantine, "outbox": cmd_outbox, "rules": cmd_rules}
+    "ticket": cmd_ticket, "fsck": cmd_fsck, "quarantine": cmd_quarantine, "outbox": cmd_outbox, "rules": cmd_rules,
+    "report": cmd_report}
 
 
 class SafeFormatter(logging.Formatter):

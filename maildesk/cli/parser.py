@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     a = g.add_parser("list", help="list outgoing mails and their state")
     a.add_argument("--json", action="store_true")
     g.add_parser("retry", help="send a deferred or dead mail again now").add_argument("id", type=int)
+    s = sub.add_parser("report", help="per customer and consultant: tickets, response times, SLA, express, prices")
+    s.add_argument("--from", dest="start", required=True, metavar="DATE", help="first day (YYYY-MM-DD)")
+    s.add_argument("--to", dest="end", required=True, metavar="DATE", help="last day (YYYY-MM-DD), included")
+    s.add_argument("--customer", metavar="ID", help="only this customer")
+    s.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
     g = sub.add_parser("rules", help="the decision steps").add_subparsers(dest="action", required=True)
     a = g.add_parser("test", help="which step would decide what for a mail, and why (nothing is written or sent)")
     a.add_argument("file", nargs="?", help="message file, or - for stdin (default)")

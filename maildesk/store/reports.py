@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from maildesk.store.base import StoreBase
+from maildesk.store.rows import Ticket
 
 Rows = list[dict[str, Any]]
 
@@ -52,3 +53,21 @@ class ReportStore(StoreBase):
         return self.all("SELECT c.customer_id, cu.name, CASE c.admin WHEN 1 THEN 'yes' ELSE '' END AS admin, "
                         "c.added_by, c.created FROM contacts c JOIN customers cu ON cu.id = c.customer_id "
                         "WHERE c.email = ? ORDER BY c.created", (email,))
+
+    def report_tickets(self, start: str, end: str, customer: str | None = None) -> list[Ticket]:
+        """Tickets opened in [start, end) or resolved in it (UTC ISO), of one customer or all."""
+        sql = ("SELECT * FROM tickets WHERE ((created >= ? AND created < ?) OR (resolved_at >= ? AND resolved_at < ?))"
+               + (" AND customer_id = ?" if customer else "") + " ORDER BY number")
+        params: tuple[str, ...] = (start, end, start, end, *((customer,) if customer else ()))
+        return [Ticket(**r) for r in self.all(sql, params)]
+
+    def report_events(self, kind: str, start: str, end: str) -> Rows:
+        """Events of one kind in [start, end), with their ticket's customer."""
+        return self.all("SELECT e.ticket, e.detail, e.created, t.customer_id FROM events e LEFT JOIN tickets t "
+                        "ON t.number = e.ticket WHERE e.kind = ? AND e.created >= ? AND e.created < ? ORDER BY e.id",
+                        (kind, start, end))
+
+    def answers(self, start: str, end: str) -> Rows:
+        """Consultants' answers relayed to customers in [start, end): who, on which ticket, when."""
+        return self.all("SELECT ticket, from_addr, created FROM messages WHERE direction = 'out' AND created >= ? "
+                        "AND created < ? ORDER BY id", (start, end))
