@@ -1,5 +1,9 @@
 """`make demo`: maildesk against a throwaway Dovecot and SMTP sink, with sample mails.
 
+The customer has a service plan with express handling; the mails open a
+ticket, add to it, are refused (a stranger) or ignored (an auto-reply), get
+an answer, ask for express handling, and get a new deadline with its notice.
+
 Starts a private Dovecot and an aiosmtpd sink on loopback, writes a config to
 demo/run/, adds a customer, APPENDs the mails in demo/mails/ (each one only
 after the previous one was processed, as they would arrive in life), runs the
@@ -15,10 +19,23 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the test servers (not installed)
 from servers import PASSWORD, Dovecot, SmtpSink
+
+PLAN = """
+[[plan]]                          # the demo customer's service plan
+name = "paid"
+hours = "office"
+first_response_hours = 4
+resolution_hours = 16
+express = true
+express_first_response_hours = 1
+express_resolution_hours = 8
+express_price = "1500 CZK"
+"""
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -73,10 +90,10 @@ def main() -> None:
         smtp_part, _, tail = rest.partition("\n[authorise]\n")
         head = point_at(head, imap.port, 'password_file = "imap.secret"')
         smtp_part = point_at(smtp_part, smtp.port, "")
-        text = f"{head}\n[smtp]\n{smtp_part}\n[authorise]\n{tail}"
+        text = f"{head}\n[smtp]\n{smtp_part}\n[authorise]\n{tail}" + PLAN
         (RUN / "rules.toml").write_text(text)
         print(maildesk("customer", "add", "12345678", "--name", "ACME s.r.o.", "--contact", "alice@acme.test",
-                       "--language", "en"), end="")
+                       "--language", "en", "--plan", "paid"), end="")
         print(maildesk("contact", "add", "12345678", "bob@acme.test"), end="")
         print(maildesk("check"))
 
@@ -95,6 +112,11 @@ def main() -> None:
         print(maildesk("ticket", "list"))
         print("== maildesk ticket show 1")
         print(maildesk("ticket", "show", "1"))
+        print("== maildesk ticket show 2  (an express request under the plan `paid`, its deadline moved)")
+        print(maildesk("ticket", "show", "2"))
+        today = date.today()
+        print(f"== maildesk report --from {today.replace(day=1)} --to {today}")
+        print(maildesk("report", "--from", str(today.replace(day=1)), "--to", str(today)))
         print("== maildesk quarantine list")
         print(maildesk("quarantine", "list"))
         print("== maildesk outbox list")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from maildesk.cli.main import build_parser
-from maildesk.config import schema
+from maildesk.config import load, schema
 from maildesk.models import Reason
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -42,3 +43,21 @@ def test_every_cli_command_is_documented():
 
 def test_every_reason_code_is_documented():
     assert [r.value for r in Reason if f"`{r.value}`" not in README] == []
+
+
+def test_the_worked_desks_and_the_calendar_example_load(tmp_path):
+    """Every rules.toml fragment of 'Service plans…' is a config that loads (with a minimal [helpdesk])."""
+    section = README.split("## Service plans, support hours and the SLA clock")[1].split("\n## ")[0]
+    fragments = re.findall(r"```toml\n(.*?)```", section, re.S)
+    assert len(fragments) >= 5
+    for i, fragment in enumerate(fragments):
+        extra = ""
+        if "[helpdesk]" in fragment:  # the fragment's [helpdesk] keys join the minimal one
+            fragment, _, rest = fragment.partition("[helpdesk]")
+            extra = rest.split("\n", 1)[1]
+        text = ('[helpdesk]\nname = "X"\naddress = "help@x.test"\ntag = "X"\n' + extra
+                + "[imap]\nenabled = false\n" + fragment)
+        if "[[queue]]" not in fragment:
+            text += '\n[[queue]]\nname = "general"\ndefault = true\n'
+        (tmp_path / f"rules{i}.toml").write_text(text)
+        load(tmp_path / f"rules{i}.toml")

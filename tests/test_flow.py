@@ -140,6 +140,8 @@ name = "paid"
 hours = "office"
 first_response_hours = 8
 resolution_hours = 16
+express = true
+express_price = "1500 CZK"
 """
 
 
@@ -169,3 +171,7 @@ def test_a_moved_deadline_and_a_breach_reach_the_customer_and_the_lead(make_conf
     assert breach["Subject"].startswith("[SLA breached] [EX #1] first response")
     run_once(cfg)
     assert len(smtp.to("boss@example.test")) == 1  # once per ticket and target
+    dovecot.append(cfg.imap.username, eml("new_request", n=2).replace(b"Subject: ", b"Subject: [EXPRESS] "))
+    run_once(cfg)
+    confirmation = smtp.to("alice@acme.test")[-1].get_content()
+    assert "expresní vyřízení" in confirmation and "1500 CZK" in confirmation and "na 1. místě" in confirmation
