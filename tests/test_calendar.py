@@ -57,3 +57,17 @@ def test_add_then_between_are_inverse():
     start = local(2026, 12, 23, 15, 12)
     for hours in (0.5, 3, 8, 40, 100):
         assert CZ.between(start, CZ.add(start, hours)) == timedelta(hours=hours)
+
+
+def test_slovak_september_and_november_days_follow_the_package_year_by_year():
+    from datetime import date
+
+    import holidays
+    sk = Calendar.of(Hours(name="sk", timezone="Europe/Bratislava", days=["mon", "tue", "wed", "thu", "fri", "sat",
+                                                                          "sun"], country="SK"))
+    for year in (2024, 2025, 2026, 2027):
+        official = holidays.country_holidays("SK", years=year)
+        for month, day in ((9, 1), (9, 15), (11, 17), (5, 8)):
+            d = date(year, month, day)
+            assert sk.works_on(d) == (d not in official), d
+    assert not sk.works_on(date(2024, 9, 15)) and not sk.works_on(date(2025, 9, 15))  # Our Lady of Seven Sorrows

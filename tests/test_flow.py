@@ -175,3 +175,26 @@ def test_a_moved_deadline_and_a_breach_reach_the_customer_and_the_lead(make_conf
     run_once(cfg)
     confirmation = smtp.to("alice@acme.test")[-1].get_content()
     assert "expresní vyřízení" in confirmation and "1500 CZK" in confirmation and "na 1. místě" in confirmation
+
+
+def test_a_licence_routes_to_its_team_over_real_servers_and_shows_in_the_report(make_config, dovecot, smtp,
+                                                                               frozen_clock):
+    from datetime import UTC, datetime
+
+    from maildesk.act.customers import add_customer
+    from maildesk.config import load
+    cfg = make_config(extra='[[queue]]\nname = "packet"\nproducts = ["PACKET"]\nassign = "round-robin"\n',
+                      jana_queues='"general", "packet"')
+    cfg = load(cfg.path)
+    add_customer(open_store(cfg), "12345678", "ACME", ["alice@acme.test"], "en", None, licences=["PACKET=770011"])
+    frozen_clock["now"] = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
+    raw = eml("new_request", n=1).replace(b"\r\n\r\nHello", b"\r\n\r\nLicence: 770011\r\n\r\nHello", 1)
+    dovecot.append(cfg.imap.username, raw)
+    run_once(cfg)
+    rec = ticket_record(open_store(cfg), 1, cfg)
+    assert (rec["queue"], rec["assignee"], rec["sla"]) == ("packet", "jana@example.test",
+                                                           {"first_response": "ok", "resolution": "ok"})
+    [note] = smtp.to("jana@example.test")
+    assert "770011" not in note.get_body(("plain",)).get_content()  # the consultant sees it redacted too
+    report = json.loads(cli(cfg, "report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json").stdout)
+    assert report["customers"][0]["opened"] == 1

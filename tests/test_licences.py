@@ -89,3 +89,12 @@ def test_licence_cli_and_errors(desk):
         edit_customer(store, cfg, "12345678", licences=["770011"])
     shown = cli(cfg, "customer", "show", "12345678").stdout
     assert "licence PACKET 770011" in shown and "licence MZDY 880022" in shown
+
+
+def test_a_licence_split_by_html_markup_is_found_and_redacted(desk):
+    _, store, p = desk
+    raw = eml("html_only").replace(b"<p>Hello team,</p>", "<p>Licenční číslo: 77<b>00</b>11</p><p>Hello team,</p>"
+                                   .encode())
+    outcome = p.process(raw)
+    assert store.ticket(outcome.ticket).queue == "packet"
+    assert b"770011" not in everything_stored(store, p) and b"77<b>00</b>11" not in everything_stored(store, p)
