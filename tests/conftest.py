@@ -154,6 +154,27 @@ def cli(cfg: Config, *args: str, env: dict | None = None, stdin: str | None = No
                           capture_output=True, text=True, input=stdin, env={**os.environ, **(env or {})}, timeout=120)
 
 
+# A calendar with Czech holidays and the plan "paid" (8 h / 16 h, express 1 h / 4 h for 1500 CZK).
+PAID_PLAN = """
+[[hours]]
+name = "office"
+timezone = "Europe/Prague"
+start = "09:00"
+end = "18:00"
+country = "CZ"
+
+[[plan]]
+name = "paid"
+hours = "office"
+first_response_hours = 8
+resolution_hours = 16
+express = true
+express_first_response_hours = 1
+express_resolution_hours = 4
+express_price = "1500 CZK"
+"""
+
+
 # -- without servers ---------------------------------------------------------------
 
 OFFLINE_RULES = """\

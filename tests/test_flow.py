@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from conftest import cli, eml, run_once
+from conftest import PAID_PLAN, cli, eml, run_once
 
 from maildesk.cli.views import ticket_record
 from maildesk.daemon import open_store
@@ -127,29 +127,11 @@ def test_consultant_may_write_on_any_ticket(cfg, customer, dovecot, smtp):
     assert [m["from"] for m in rec["messages"]] == ["alice@acme.test", "jana@example.test"]
 
 
-SERVICE = """
-[[hours]]
-name = "office"
-timezone = "Europe/Prague"
-start = "09:00"
-end = "18:00"
-country = "CZ"
-
-[[plan]]
-name = "paid"
-hours = "office"
-first_response_hours = 8
-resolution_hours = 16
-express = true
-express_price = "1500 CZK"
-"""
-
-
 def test_a_moved_deadline_and_a_breach_reach_the_customer_and_the_lead(make_config, dovecot, smtp, frozen_clock):
     from datetime import UTC, datetime
 
     from maildesk.act.customers import add_customer
-    cfg = make_config(extra=SERVICE, jana_queues='"general"')
+    cfg = make_config(extra=PAID_PLAN, jana_queues='"general"')
     text = cfg.path.read_text().replace('default = true\n', 'default = true\nlead = "boss@example.test"\n')
     cfg.path.write_text(text)
     from maildesk.config import load

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
-from conftest import cli, eml
+from conftest import PAID_PLAN, cli, eml
 
 from maildesk.act import sla
 from maildesk.act.customers import edit_customer
@@ -20,25 +20,7 @@ from maildesk.act.escalate import escalate
 from maildesk.act.sla import state
 from maildesk.pipeline import Pipeline
 
-PLANS = """
-[[hours]]
-name = "office"
-timezone = "Europe/Prague"
-start = "09:00"
-end = "18:00"
-country = "CZ"
-
-[[plan]]
-name = "paid"
-hours = "office"
-first_response_hours = 8
-resolution_hours = 16
-
-express = true
-express_first_response_hours = 1
-express_resolution_hours = 4
-express_price = "1500 CZK"
-
+PLANS = PAID_PLAN + """
 [[plan]]
 name = "ended"
 hours = "office"
