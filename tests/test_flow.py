@@ -180,3 +180,21 @@ def test_a_licence_routes_to_its_team_over_real_servers_and_shows_in_the_report(
     assert "770011" not in note.get_body(("plain",)).get_content()  # the consultant sees it redacted too
     report = json.loads(cli(cfg, "report", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json").stdout)
     assert report["customers"][0]["opened"] == 1
+
+
+def test_a_rule_routes_by_plus_address_and_skips_a_consultant_who_is_away(make_config, customer, dovecot, smtp):
+    cfg = make_config(extra='[[queue]]\nname = "payroll"\nassign = "round-robin"\n\n[[consultant]]\n'
+                            'email = "petr@example.test"\nname = "Petr"\nqueues = ["payroll"]\n\n[[rule]]\n'
+                            'name = "payroll"\nto = "helpdesk+payroll@example.test"\nqueue = "payroll"\ntag = "mzdy"\n',
+                      jana_queues='"general", "payroll"')
+    away = eml("consultant_commands", n=1, ticket=0, commands="#away", body="")
+    dovecot.append(cfg.imap.username, away)
+    run_once(cfg)
+    for n in (1, 2):
+        dovecot.append(cfg.imap.username, eml("new_request", n=n).replace(
+            b"To: helpdesk@example.test", b"To: helpdesk+payroll@example.test"))
+    run_once(cfg)
+    store = open_store(cfg)
+    assert [(t.queue, t.tags, t.assignee) for t in (store.ticket(1), store.ticket(2))] == [
+        ("payroll", "mzdy", "petr@example.test"), ("payroll", "mzdy", "petr@example.test")]  # Jana is away
+    assert len(smtp.to("petr@example.test")) == 2 and store.ticket(3) is None
