@@ -83,6 +83,7 @@ class Kind(StrEnum):
     QUARANTINED = "quarantined"
     ADMIN = "admin"  # a customer admin's #contact mail
     PRESENCE = "presence"  # a consultant's #away / #back
+    SELF_SERVICE = "self-service"  # a contact's #status or #kb: answered, no ticket
 
 
 class Role(StrEnum):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from maildesk import clock, crash
-from maildesk.act import access, automatic, held, tickets
+from maildesk.act import access, automatic, held, selfservice, tickets
 from maildesk.act.desk import Desk
 from maildesk.config import Config
 from maildesk.decide import steps
@@ -59,6 +59,7 @@ STEPS: tuple[Step, ...] = (
     Step("licence", steps.licence),                # Licence: 123456 names the product (and maybe the customer)
     Step("contact-admin", steps.contact_admin),    # an admin's #contact add/remove
     Step("presence", steps.presence),              # a consultant's #away / #back
+    Step("self-service", steps.self_service),      # a contact's #status or #kb: answered, no ticket
     Step("thread", steps.thread),                  # continues a ticket it may write on
     Step("unknown-sender", steps.unknown_sender),  # strangers held under "reject"
     Step("rate-limit", steps.rate_limit),          # too many new tickets from one address
@@ -73,6 +74,7 @@ ACTIONS: dict[Kind, tuple[Action, ...]] = {
     Kind.FOLLOWUP: (automatic.person_wrote, access.count_licence_failure, tickets.follow_up),
     Kind.ADMIN: (automatic.person_wrote, access.apply_contact_commands),
     Kind.PRESENCE: (access.presence,),
+    Kind.SELF_SERVICE: (automatic.person_wrote, selfservice.answer),
     Kind.QUARANTINED: (access.count_licence_failure, held.hold),
     Kind.IGNORED: (automatic.note,),
 }

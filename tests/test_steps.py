@@ -149,7 +149,7 @@ def test_open_ticket_always_decides(offline):
 def test_the_steps_are_declared_once_in_order_and_every_kind_has_actions():
     names = [s.name for s in STEPS]
     assert names == ["label", "no-from", "sender", "defect", "automatic", "credentials", "licence", "contact-admin",
-                     "presence", "thread", "unknown-sender", "rate-limit", "open"]
+                     "presence", "self-service", "thread", "unknown-sender", "rate-limit", "open"]
     assert set(ACTIONS) == set(Kind)
 
 
@@ -158,7 +158,8 @@ def test_the_trace_says_which_step_decided(offline):
     trace = p.trace(eml("stranger", n=1))
     assert trace.lines == (("label", "human"), ("no-from", "pass"), ("sender", "stranger stranger@nowhere.test"),
                            ("defect", "pass"), ("automatic", "pass"), ("credentials", "pass"), ("licence", "pass"),
-                           ("contact-admin", "pass"), ("presence", "pass"), ("thread", "names no ticket"),
+                           ("contact-admin", "pass"), ("presence", "pass"), ("self-service", "pass"),
+                           ("thread", "names no ticket"),
                            ("unknown-sender", "quarantined unknown-sender"))
     assert p.store.one("SELECT COUNT(*) AS n FROM quarantine")["n"] == 0  # a trace writes nothing
     p.process(eml("stranger", n=1))

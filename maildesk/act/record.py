@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from maildesk.act.desk import Desk
+from maildesk.decide import kb
 from maildesk.decide.route import hours_of, ticket_plan
 from maildesk.models import ParsedMail
 from maildesk.outbound.context import ticket_context
@@ -21,12 +22,16 @@ def record_message(desk: Desk, number: int, mail: ParsedMail, direction: str, ra
 NO_EXPRESS = {"requested": False, "granted": False, "price": ""}
 
 
-def confirm(desk: Desk, number: int, requester_name: str = "", express: dict[str, object] | None = None) -> None:
+def confirm(desk: Desk, number: int, requester_name: str = "", express: dict[str, object] | None = None,
+            about: str = "") -> None:
     """The confirmation to the requester: number, tag, queue position, response target, hints."""
     ticket = desk.store.ticket(number)
     assert ticket is not None
     ctx = ticket_context(desk.cfg, desk.store, ticket)
+    found = kb.suggest(desk.cfg, desk.store, about, ticket.language) if about else []
+    suggestions = [{"id": a.id, "title": a.title, "url": kb.link(desk.cfg, a)} for a in found]
     desk.outbox.send("confirmation", rcpt=ticket.comm_address, language=ticket.language, ticket=number,
                      ctx={"ticket": ctx, "customer_name": ctx["customer_name"], "requester_name": requester_name,
-                          "hours": hours_of(desk.cfg, ticket_plan(desk.cfg, ticket)), "express": express or NO_EXPRESS},
+                          "hours": hours_of(desk.cfg, ticket_plan(desk.cfg, ticket)), "express": express or NO_EXPRESS,
+                          "suggestions": suggestions},
                      in_reply_to=desk.store.first_message_id(number))

@@ -48,7 +48,8 @@ def open_ticket(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None
     if sender.role is Role.CREDENTIALS and cfg.authorise.remember_credential_senders:
         access.remember(desk, sender, mail.key)
     if not d.triage:  # an unverified ticket is confirmed when someone verifies it
-        confirm(desk, number, sender.name, express=express)
+        first_lines = "\n".join(mail.text.splitlines()[:15])  # the request itself, not a long history below it
+        confirm(desk, number, sender.name, express=express, about=f"{ticket.subject}\n{first_lines}")
     consultants.notify_new(desk, ticket, mail)
     return number
 

@@ -12,6 +12,7 @@ from maildesk.config.keys import (
     Helpdesk,
     Hours,
     Imap,
+    Kb,
     Limits,
     Plan,
     Processing,
@@ -27,6 +28,6 @@ from maildesk.errors import ConfigError
 
 __all__ = [
     "SECTIONS", "TABLE_ARRAYS", "WEEKDAYS", "Authorise", "Config", "ConfigError", "Consultant", "Helpdesk", "Hours",
-    "Imap", "Limits", "Plan", "Processing", "Queue", "Rule", "Sla", "Smtp", "Trust", "config_path", "find_line", "load",
-    "markdown_table", "schema", "secret", "tls_context", "update_readme",
+    "Imap", "Kb", "Limits", "Plan", "Processing", "Queue", "Rule", "Sla", "Smtp", "Trust", "config_path", "find_line",
+    "load", "markdown_table", "schema", "secret", "tls_context", "update_readme",
 ]

@@ -132,6 +132,14 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class Kb:
+    suggest: int = opt(3, "How many published articles a confirmation suggests at most; 0: none.")
+    min_terms: int = opt(2, "An article is suggested only when it shares at least this many of the mail's words.")
+    min_coverage: int = opt(30, "... and at least this percentage of them (so a mail that matches nothing gets no list).")
+    public_url: str = opt("", "Base URL of the published articles (kb export --html); set, each suggestion is a link, else the customer can reply #kb ID.")
+
+
+@dataclass(frozen=True)
 class Processing:
     max_attempts: int = opt(3, "A message whose processing fails this many times is quarantined as processing-failed.")
 

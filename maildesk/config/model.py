@@ -13,6 +13,7 @@ from maildesk.config.keys import (
     Helpdesk,
     Hours,
     Imap,
+    Kb,
     Limits,
     Plan,
     Processing,
@@ -36,6 +37,7 @@ class Config:
     plan: tuple[Plan, ...] = ()
     rule: tuple[Rule, ...] = ()
     processing: Processing = field(default_factory=Processing)
+    kb: Kb = field(default_factory=Kb)
     limits: Limits = field(default_factory=Limits)
     queue: tuple[Queue, ...] = (Queue(name="general", default=True),)
     consultant: tuple[Consultant, ...] = ()
@@ -88,7 +90,7 @@ class Config:
 
 SECTIONS: dict[str, type] = {
     "helpdesk": Helpdesk, "imap": Imap, "smtp": Smtp, "authorise": Authorise, "trust": Trust,
-    "sla": Sla, "processing": Processing, "limits": Limits,
+    "sla": Sla, "processing": Processing, "limits": Limits, "kb": Kb,
 }
 # [hours] may also be written as one table (a single calendar, named "default").
 TABLE_ARRAYS: dict[str, type] = {"hours": Hours, "plan": Plan, "rule": Rule, "queue": Queue, "consultant": Consultant}

@@ -24,7 +24,8 @@ from maildesk.config import Config
 from maildesk.decide import bounces
 from maildesk.store import Store
 
-AUTO_REPLIES = ("confirmation", "unknown_sender", "bad_credentials", "too_large", "held")
+AUTO_REPLIES = ("confirmation", "unknown_sender", "bad_credentials", "too_large", "held", "status_reply",
+                "kb_reply")
 STRANGER_NOTICES = ("unknown_sender", "bad_credentials")
 HUMAN_KINDS = ("answer",)
 _NEVER = re.compile(r"^(mailer-daemon|mailerdaemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+-].*)?@", re.I)

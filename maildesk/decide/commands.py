@@ -110,6 +110,19 @@ def presence_command(text: str) -> str:
     return re.sub(r"\s+", " ", m.group(0).strip().lower()) if m else ""
 
 
+_SELF = re.compile(r"^#(status|kb)\b\s*(.{0,300})$", re.I)
+
+
+def self_service_command(subject: str, text: str) -> tuple[str, str] | None:
+    """('status', '') or ('kb', words) when the subject or the first line of the text asks for it."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    for candidate in (subject.strip(), first):
+        m = _SELF.match(candidate)
+        if m:
+            return m.group(1).lower(), m.group(2).strip()
+    return None
+
+
 _CONTACT_CMD = re.compile(r"^#contact\s+(add|remove)\s+(\S+)$", re.I)
 
 

@@ -20,8 +20,8 @@ from maildesk.config import Config
 from maildesk.decide import caps
 from maildesk.decide.authorise import BAD, OK, authorise, check_credentials, may_write
 from maildesk.decide.classify import classify
-from maildesk.decide.commands import contact_commands, presence_command
-from maildesk.decide.thread import find_ticket, tag_is_genuine
+from maildesk.decide.commands import contact_commands, presence_command, self_service_command
+from maildesk.decide.thread import find_ticket, strip_prefixes, tag_is_genuine
 from maildesk.inbound.credentials import Credentials
 from maildesk.models import Decision, Kind, Label, ParsedMail, Reason, Role, Sender, Status
 from maildesk.store import Store
@@ -143,6 +143,14 @@ def presence(f: Facts, env: Env) -> Result:
     if f.sender is None or f.sender.role is not Role.CONSULTANT:
         return None
     return Decision(Kind.PRESENCE, detail=first) if (first := presence_command(f.mail.whole_text)) else None
+
+
+def self_service(f: Facts, env: Env) -> Result:
+    """A known contact's #status or #kb WORDS (subject or first line): answered by mail, no ticket."""
+    if f.sender is None or f.sender.role not in (Role.CONTACT, Role.CREDENTIALS):
+        return None
+    asked = self_service_command(strip_prefixes(f.mail.subject), f.mail.whole_text)
+    return Decision(Kind.SELF_SERVICE, detail=f"#{asked[0]} {asked[1]}".strip()) if asked else None
 
 
 def thread(f: Facts, env: Env) -> Result:

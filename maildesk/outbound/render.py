@@ -19,8 +19,11 @@ from maildesk.outbound.samples import SAMPLES
 
 TEMPLATES = ("confirmation", "unknown_sender", "consultant_new", "consultant_followup", "consultant_note",
              "answer", "resolved", "command_error", "bad_credentials", "contact_added", "contact_removed", "too_large",
-             "contact_error", "held", "consultant_held", "new_deadline", "sla_warning", "sla_breached")
+             "contact_error", "held", "consultant_held", "new_deadline", "sla_warning", "sla_breached", "status_reply",
+             "kb_reply")
 LANGUAGES = ("en", "cs", "sk")
+
+
 class Renderer:
     """jinja2 over the site's templates_dir (file by file) in front of the packaged templates.
 

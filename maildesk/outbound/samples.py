@@ -21,7 +21,9 @@ CONTACT = {"customer_name": "ACME s.r.o.", "customer_id": "12345678", "admin": "
 
 SAMPLES: dict[str, dict[str, Any]] = {
     "confirmation": {"ticket": FACTS, "customer_name": "ACME s.r.o.", "requester_name": "Jan Novák",
-                     "hours": None, "express": {"requested": True, "granted": True, "price": "1500 CZK"}},
+                     "hours": None, "express": {"requested": True, "granted": True, "price": "1500 CZK"},
+                     "suggestions": [{"id": 12, "title": "Tiskárna netiskne", "url": ""},
+                                     {"id": 14, "title": "PDF faktury", "url": "https://help.example.test/cs/14.html"}]},
     "unknown_sender": {"sender": "someone@example.org"},
     "consultant_new": NOTE,
     "consultant_followup": {**NOTE, "reopened": True},
@@ -42,6 +44,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
                     "used_percent": 80, "consultant": CONSULTANT},
     "sla_breached": {"ticket": FACTS, "target": "resolution", "target_name": "resolution",
                      "due": "2026-01-09 10:00 CET", "consultant": CONSULTANT},
+    "status_reply": {"tickets": [{**FACTS, "due": "2026-01-09 10:00 CET"}], "customer_name": "ACME s.r.o."},
+    "kb_reply": {"words": "tiskarna netiskne", "articles": [{"id": 12, "title": "Tiskárna netiskne", "url": ""}],
+                 "article": {"id": 12, "title": "Tiskárna netiskne", "body": "Restartujte tiskovou frontu.",
+                             "url": ""}},
     "consultant_held": {"sender": "jan@acme.test", "sender_name": "Jan Novák", "customer_name": "ACME s.r.o.",
                         "customer_id": "12345678", "subject": "Printer", "reason": "rate-limited",
                         "why": "more than 10 new tickets in an hour", "quarantine_id": 7},

@@ -28,6 +28,19 @@ def now() -> str:
     return clock.now().isoformat(timespec="seconds")
 
 
+def statements(script: str) -> list[str]:
+    """The statements of a migration script; a trigger's BEGIN ... END body stays whole."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    if current.strip():
+        out.append(current.strip())
+    return [s for s in out if s.strip(" ;\n")]
+
+
 class StoreBase:
     """The maildesk database, opened with the settings the invariants need; the query mixins build on it."""
 
@@ -49,7 +62,7 @@ class StoreBase:
         with self.transaction():
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for stmt in filter(str.strip, script.split(";")):
+                for stmt in statements(script):
                     self.db.execute(stmt)
                 self.db.execute(f"PRAGMA user_version = {i}")
 

@@ -10,6 +10,7 @@ outside `maildesk/store/` writes SQL.
 from __future__ import annotations
 
 from maildesk.config import Config
+from maildesk.store.articles import ArticleStore
 from maildesk.store.base import now
 from maildesk.store.mail import MailStore
 from maildesk.store.people import PeopleStore
@@ -19,7 +20,7 @@ from maildesk.store.tickets import TicketStore
 __all__ = ["Store", "now", "open_store"]
 
 
-class Store(TicketStore, PeopleStore, MailStore, ReportStore):
+class Store(TicketStore, PeopleStore, MailStore, ReportStore, ArticleStore):
     """The maildesk database: tickets, people, mail bookkeeping and the operator's reports."""
 
 

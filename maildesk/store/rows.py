@@ -155,3 +155,19 @@ class Watermark:
     mailbox: str
     uidvalidity: int
     last_uid: int
+
+
+@dataclass(frozen=True)
+class Article:
+    """A knowledge-base article: a published answer (or a draft of one)."""
+
+    id: int
+    title: str
+    body: str
+    language: str
+    queues: str  # comma-separated; empty: every queue
+    status: str  # draft | published
+    created: str
+    updated: str
+    source_ticket: int | None = None
+    author: str | None = None

@@ -85,4 +85,22 @@ MIGRATIONS: list[str] = [
         product TEXT NOT NULL, created TEXT NOT NULL);
     CREATE INDEX licences_customer ON licences(customer_id);
     """,
+    """
+    CREATE TABLE articles (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL,
+        language TEXT NOT NULL, queues TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'draft',
+        source_ticket INTEGER, author TEXT, created TEXT NOT NULL, updated TEXT NOT NULL);
+    CREATE INDEX articles_status_language ON articles(status, language);
+    CREATE VIRTUAL TABLE articles_fts USING fts5(title, body, content=[articles], content_rowid=[id],
+        tokenize='unicode61 remove_diacritics 2');
+    CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+        INSERT INTO articles_fts (rowid, title, body) VALUES (new.id, new.title, new.body);
+    END;
+    CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+        INSERT INTO articles_fts (articles_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+    END;
+    CREATE TRIGGER articles_au AFTER UPDATE ON articles BEGIN
+        INSERT INTO articles_fts (articles_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body);
+        INSERT INTO articles_fts (rowid, title, body) VALUES (new.id, new.title, new.body);
+    END;
+    """,
 ]

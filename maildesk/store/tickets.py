@@ -120,3 +120,10 @@ class TicketStore(StoreBase):
         row = self.one("SELECT assignee FROM tickets WHERE queue = ? AND assignee IS NOT NULL ORDER BY number DESC "
                        "LIMIT 1", (queue,))
         return str(row["assignee"]) if row else None
+
+    def open_tickets_of(self, customer_id: str | None, address: str) -> list[Ticket]:
+        """Unfinished tickets of a customer (or, without one, of the address), oldest first (#status)."""
+        rows = self.all("SELECT * FROM tickets WHERE status NOT IN ('resolved', 'closed') AND "
+                        "(customer_id = ? OR (? IS NULL AND requester = ?)) ORDER BY number",
+                        (customer_id, customer_id, address))
+        return [Ticket(**r) for r in rows]

@@ -1,0 +1,116 @@
+"""Knowledge base without servers: diacritics- and case-free search, suggestions, #kb and #status by mail, the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from email import message_from_bytes, policy
+
+import pytest
+from conftest import cli, eml
+
+from maildesk.act.customers import edit_customer
+from maildesk.decide import kb
+from maildesk.models import Kind
+from maildesk.pipeline import Pipeline
+
+ARTICLES = [
+    ("Tiskárna netiskne", "cs", "Když tiskárna netiskne, restartujte tiskovou frontu: Služby, Zařazování tisku."),
+    ("Faktura se neotevře v PDF", "cs", "Faktury v PDF otevřete v aktuálním prohlížeči; staré Adobe Readery fakturou "
+                                        "neotevřou."),
+    ("VPN sa nepripojí", "sk", "Ak sa VPN klient nepripojí, skontrolujte heslo a čas v počítači."),
+    ("Password reset", "en", "To reset your portal password, use the link on the sign-in page."),
+]
+
+
+@pytest.fixture
+def desk(offline, frozen_clock):
+    cfg, store, p = offline()
+    edit_customer(store, cfg, "12345678", language="cs")  # suggestions come in the customer's language
+    with store.transaction():
+        for title, lang, body in ARTICLES:
+            store.add_article(title=title, body=body, language=lang, status="published")
+        store.add_article(title="Tiskárna: koncept", body="tiskárna netiskne", language="cs")  # a draft: never shown
+    return cfg, store, p
+
+
+def mails(store, kind: str) -> list:
+    rows = store.all("SELECT raw FROM outbox WHERE kind = ? ORDER BY id", (kind,))
+    return [message_from_bytes(r["raw"], policy=policy.default) for r in rows]
+
+
+def ask(n: int, subject: str, body: str = "Dobrý den") -> bytes:
+    head = eml("new_request", n=n).split(b"\r\n\r\n", 1)[0].replace(b"Printer on fire", subject.encode())
+    return head + b"\r\n\r\n" + body.replace("\n", "\r\n").encode() + b"\r\n"
+
+
+def test_search_ignores_case_and_diacritics_and_meets_czech_word_forms(desk):
+    _, store, _ = desk
+    assert [h.article.title for h in kb.search(store, "TISKARNA netiskne", "cs")][:1] == ["Tiskárna netiskne"]
+    for form in ("faktury", "faktura", "fakturou", "Faktúra"):
+        assert kb.search(store, form, None)[0].article.title == "Faktura se neotevře v PDF", form
+    assert all(h.article.status == "published" for h in kb.search(store, "tiskárna", None))
+
+
+def test_a_confirmation_suggests_matching_articles_and_nothing_for_a_mail_that_matches_nothing(desk):
+    cfg, store, p = desk
+    p.process(ask(1, "Tiskárna netiskne", "od rána tiskárna netiskne žádné faktury"))
+    p.process(ask(2, "Server room air conditioning", "the air conditioning in the server room is loud"))
+    with_list, without = (m.get_content() for m in mails(store, "confirmation"))
+    assert "Tiskárna netiskne" in with_list and "#kb 1“" in with_list
+    assert "Možná Vám už pomůže" not in without
+    linked = Pipeline(dataclasses.replace(cfg, kb=dataclasses.replace(cfg.kb, public_url="https://help.example.test")),
+                      store)
+    linked.process(ask(3, "Tiskárna netiskne"))
+    assert "https://help.example.test/cs/1.html" in mails(store, "confirmation")[2].get_content()
+
+
+def test_kb_by_mail_sends_a_list_or_the_whole_article_and_opens_no_ticket(desk):
+    _, store, p = desk
+    assert p.process(ask(1, "#kb vpn nepripoji")).kind is Kind.SELF_SERVICE
+    assert p.process(ask(2, "question", "#kb 2\nthanks")).kind is Kind.SELF_SERVICE
+    listing, whole = mails(store, "kb_reply")
+    assert "VPN sa nepripojí" in listing.get_content() and listing["Auto-Submitted"] == "auto-replied"
+    assert whole["Subject"] == "Faktura se neotevře v PDF" and "aktuálním prohlížeči" in whole.get_content()
+    assert p.process(ask(3, "#kb 5")).kind is Kind.SELF_SERVICE  # a draft is never sent
+    assert "zatím nemáme zveřejněnou odpověď" in mails(store, "kb_reply")[2].get_content()
+    assert store.ticket(1) is None
+
+
+def test_status_lists_the_customers_open_tickets(desk):
+    _, store, p = desk
+    p.process(ask(1, "Tiskárna netiskne"))
+    p.process(eml("new_request", n=2).replace(b"alice@acme.test", b"bob@acme.test"))  # a colleague's ticket
+    assert p.process(ask(3, "#status")).kind is Kind.SELF_SERVICE
+    [status] = mails(store, "status_reply")
+    text = status.get_content()
+    assert "[EX #1] Tiskárna netiskne" in text and "[EX #2] Printer on fire" in text and "2. ve frontě" in text
+    assert store.ticket(3) is None
+
+
+def test_a_stranger_gets_no_self_service(desk):
+    _, store, p = desk
+    assert p.process(ask(1, "#status").replace(b"alice@acme.test", b"mallory@evil.test")).reason == "unknown-sender"
+    assert mails(store, "status_reply") == []
+
+
+def test_the_kb_cli_round_trip(offline_cfg, tmp_path):
+    (tmp_path / "a.md").write_text("Restartujte tiskovou frontu.\n")
+    assert cli(offline_cfg, "kb", "add", "--title", "Tiskárna netiskne", "--lang", "cs", str(tmp_path / "a.md"))\
+        .returncode == 0
+    assert cli(offline_cfg, "kb", "search", "tiskarna").stdout.count("\n") == 1  # a draft is not found
+    assert cli(offline_cfg, "kb", "publish", "1").returncode == 0
+    assert "Tiskárna netiskne" in cli(offline_cfg, "kb", "search", "tiskarna").stdout
+    assert json.loads(cli(offline_cfg, "kb", "list", "--json").stdout)[0]["status"] == "published"
+    assert cli(offline_cfg, "kb", "export", str(tmp_path / "faq")).returncode == 0
+    exported = (tmp_path / "faq" / "0001-cs.md").read_text()
+    assert exported.startswith("---\nid: 1\ntitle: Tiskárna netiskne\nlanguage: cs\n")
+    (tmp_path / "faq" / "0001-cs.md").write_text(exported.replace("frontu.", "frontu a tiskárnu."))
+    new = "---\ntitle: VPN\nlanguage: sk\nstatus: published\n---\nSkontrolujte heslo.\n"
+    (tmp_path / "faq" / "new.md").write_text(new)
+    out = cli(offline_cfg, "kb", "import", str(tmp_path / "faq"))
+    assert out.returncode == 0 and "1 article(s) added, 1 changed" in out.stdout
+    assert "frontu a tiskárnu." in cli(offline_cfg, "kb", "show", "1").stdout
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.md").write_text("no header\n")
+    assert cli(offline_cfg, "kb", "import", str(tmp_path / "bad")).returncode == 1
