@@ -121,6 +121,9 @@ def handle_reply(desk: Desk, mail: ParsedMail, number: int, sender: Sender, raw_
                    to=ticket.comm_address)
     sla.answered(desk, ticket, mail.key)
     _relay(desk, ticket, mail, consultant, extracted.text)
+    publish = next((c for c in cmds if c.name == "publish"), None)
+    if publish is not None:
+        _publish(desk, ticket, mail, consultant, extracted.text, publish)
     return "answer relayed" + ("" if extracted.confident else " (whole text: quote layout unclear)")
 
 
@@ -135,6 +138,20 @@ def _note(desk: Desk, number: int, mail: ParsedMail, sender: Sender, text: str, 
         others.append(assignee)
     _tell(desk, "consultant_note", others, ticket, mail, text=text)
     return "internal note"
+
+
+def _publish(desk: Desk, ticket: Ticket, mail: ParsedMail, consultant: Consultant, text: str, cmd: Command) -> None:
+    """#publish: the answer as the customer got it (no quotes, no commands) becomes an article; a receipt follows."""
+    status = "published" if cmd.note == "now" else "draft"
+    aid = desk.store.add_article(title=cmd.value or ticket.subject, body=text.strip() + "\n", language=ticket.language,
+                                 queues=ticket.queue, status=status, source_ticket=ticket.number,
+                                 author=consultant.email)
+    desk.store.event(ticket.number, mail.key, "kb-published" if status == "published" else "kb-added",
+                     {"article": aid, "by": consultant.email})
+    desk.outbox.send("kb_receipt", rcpt=consultant.email, language=consultant.language, ticket=ticket.number,
+                     ctx={"ticket": ticket_context(desk.cfg, desk.store, ticket), "article_id": aid,
+                          "title": cmd.value or ticket.subject, "status": status},
+                     in_reply_to=mail.message_id, auto="auto-replied")
 
 
 def _commands_only(desk: Desk, number: int, before: Ticket, changes: dict[str, Any], consultant: Consultant) -> str:

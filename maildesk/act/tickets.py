@@ -14,6 +14,7 @@ from maildesk.decide.routing import place
 from maildesk.decide.thread import strip_tag
 from maildesk.inbound.extract import new_text
 from maildesk.models import Decision, ParsedMail, Role, Sender, Status
+from maildesk.outbound.context import ticket_context
 
 log = logging.getLogger("maildesk.consultants")
 
@@ -65,15 +66,26 @@ def follow_up(desk: Desk, mail: ParsedMail, d: Decision, sender: Sender | None, 
         return number
     before = desk.store.ticket(number)
     assert before is not None
-    reopened = before.status in (Status.WAITING, Status.RESOLVED, Status.CLOSED)
     new = new_text(mail.text, mail.html)  # the ticket holds the new text; the whole mail stays too
+    closing = _first_line(new.text or mail.text).lower() == "#close"
+    reopened = not closing and before.status in (Status.WAITING, Status.RESOLVED, Status.CLOSED)
     record_message(desk, number, mail, "in", raw_sha, text=new.text or mail.text,
                    original=mail.text if new.hidden else None)
-    ticket = desk.store.update_ticket(number, **({"status": Status.OPEN.value} if reopened else {}))
-    if reopened:
-        sla.status_changed(desk, before, Status.OPEN, mail.key)
-    desk.store.event(number, mail.key, "follow-up", {"by": sender.address, "reopened": reopened})
-    consultants.notify_followup(desk, ticket, mail, reopened, new)
-    if desk.cfg.helpdesk.confirm_followups:
+    status = Status.RESOLVED if closing and before.status not in sla.DONE else Status.OPEN if reopened else None
+    ticket = desk.store.update_ticket(number, **({"status": status.value} if status else {}))
+    if status:
+        sla.status_changed(desk, before, status, mail.key)
+    desk.store.event(number, mail.key, "closed-by-customer" if closing else "follow-up",
+                     {"by": sender.address, "reopened": reopened})
+    consultants.notify_followup(desk, ticket, mail, reopened, new)  # a consultant is told, #close included
+    if closing:
+        desk.outbox.send("closed_thanks", rcpt=ticket.comm_address, language=ticket.language, ticket=number,
+                         ctx={"ticket": ticket_context(desk.cfg, desk.store, ticket)},
+                         in_reply_to=mail.message_id, references=mail.references)
+    elif desk.cfg.helpdesk.confirm_followups:
         confirm(desk, number, sender.name)
     return number
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")

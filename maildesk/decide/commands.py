@@ -10,6 +10,7 @@
     #priority normal|express
     #verify                    confirm an unverified (triage) ticket: it opens and the requester is told
     #keepquote                 relay the answer with the quoted history and signature, as written
+    #publish [now] [title]     the relayed answer becomes a knowledge-base article (draft, or published now)
 
 Parsing is all-or-nothing: one unknown command or bad value and the mail
 changes nothing, so a typo never half-applies.
@@ -28,7 +29,7 @@ from maildesk.config import Config
 
 STATUSES = ("open", "waiting", "resolved", "closed")
 PRIORITIES = ("normal", "express")
-KNOWN = "#take, #assign, #status, #note, #price, #due, #notify, #priority, #verify, #keepquote"
+KNOWN = "#take, #assign, #status, #note, #price, #due, #notify, #priority, #verify, #keepquote, #publish"
 _DUE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\s+(\d{1,2}:\d{2}))?(?:\s+(.*))?$")
 _AMOUNT = re.compile(r"^(\d{1,12}(?:[.,]\d{1,2})?)(?:\s+([A-Za-z]{3}))?$")
 
@@ -44,6 +45,9 @@ def _check(name: str, arg: str, cfg: Config) -> tuple[Command | None, str]:
     """One command, or an error message saying what is wrong with it."""
     if name in ("take", "note", "verify", "keepquote", "notify"):
         return (Command(name), "") if not arg else (None, f"#{name} takes no value")
+    if name == "publish":  # #publish [title] / #publish now [title]
+        now, _, title = arg.partition(" ") if arg.lower().split(" ")[0] == "now" else ("", "", arg)
+        return Command(name, title.strip()[:200], "now" if now else ""), ""
     if name == "assign":
         if cfg.consultant_by_email(arg) is None:
             return None, f"#assign {arg}: not a consultant address"

@@ -48,6 +48,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "kb_reply": {"words": "tiskarna netiskne", "articles": [{"id": 12, "title": "Tiskárna netiskne", "url": ""}],
                  "article": {"id": 12, "title": "Tiskárna netiskne", "body": "Restartujte tiskovou frontu.",
                              "url": ""}},
+    "kb_receipt": {"ticket": FACTS, "article_id": 12, "title": "Tiskárna netiskne", "status": "draft"},
+    "closed_thanks": {"ticket": FACTS},
     "consultant_held": {"sender": "jan@acme.test", "sender_name": "Jan Novák", "customer_name": "ACME s.r.o.",
                         "customer_id": "12345678", "subject": "Printer", "reason": "rate-limited",
                         "why": "more than 10 new tickets in an hour", "quarantine_id": 7},
