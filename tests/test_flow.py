@@ -198,3 +198,28 @@ def test_a_rule_routes_by_plus_address_and_skips_a_consultant_who_is_away(make_c
     assert [(t.queue, t.tags, t.assignee) for t in (store.ticket(1), store.ticket(2))] == [
         ("payroll", "mzdy", "petr@example.test"), ("payroll", "mzdy", "petr@example.test")]  # Jana is away
     assert len(smtp.to("petr@example.test")) == 2 and store.ticket(3) is None
+
+
+def test_publish_suggest_and_self_service_over_real_servers(cfg, dovecot, smtp):
+    from maildesk.act.customers import add_customer
+    add_customer(open_store(cfg), "12345678", "ACME", ["alice@acme.test"], "cs", None)
+    first = eml("new_request", n=1).replace(b"Printer on fire", "Tiskárna netiskne".encode())
+    dovecot.append(cfg.imap.username, first)
+    run_once(cfg)
+    dovecot.append(cfg.imap.username, eml("consultant_commands", n=1, ticket=1, commands="#publish now",
+                                          body="Restartujte službu Zařazování tisku."))
+    run_once(cfg)
+    assert "[kb #1]" in smtp.to("jana@example.test")[-1]["Subject"]
+    later = eml("new_request", n=2).replace(b"Printer on fire", "Tiskárna v účtárně netiskne".encode()).replace(
+        b"the printer in room 3 is on fire again. Error: E-42.", "od rána tiskárna netiskne".encode())
+    dovecot.append(cfg.imap.username, later)
+    run_once(cfg)
+    confirmation = smtp.to("alice@acme.test")[-1].get_content()
+    assert "Možná Vám už pomůže" in confirmation and "Tiskárna netiskne" in confirmation and "#kb 1" in confirmation
+    status = eml("new_request", n=3).replace(b"Subject: Printer on fire", b"Subject: #status")
+    dovecot.append(cfg.imap.username, status)
+    run_once(cfg)
+    reply = smtp.to("alice@acme.test")[-1]
+    assert reply["Subject"].startswith("Vaše otevřené požadavky") and "[EX #2]" in reply.get_content()
+    assert reply["Auto-Submitted"] == "auto-replied" and reply["In-Reply-To"] == "<req-3@acme.test>"
+    assert open_store(cfg).ticket(3) is None
