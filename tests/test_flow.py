@@ -223,3 +223,35 @@ def test_publish_suggest_and_self_service_over_real_servers(cfg, dovecot, smtp):
     assert reply["Subject"].startswith("Vaše otevřené požadavky") and "[EX #2]" in reply.get_content()
     assert reply["Auto-Submitted"] == "auto-replied" and reply["In-Reply-To"] == "<req-3@acme.test>"
     assert open_store(cfg).ticket(3) is None
+
+
+def test_password_reset_goes_only_to_the_contract_address_and_leaves_no_copy(cfg, customer, dovecot, smtp):
+    import re
+
+    from maildesk.act.customers import edit_customer
+    from maildesk.inbound import credentials
+    store = open_store(cfg)
+    edit_customer(store, cfg, customer, contract_address="alice@acme.test")
+
+    def ask(n: int, sender: str) -> None:
+        dovecot.append(cfg.imap.username, eml("new_request", n=n).replace(b"Subject: Printer on fire",
+                                                                          b"Subject: #password")
+                       .replace(b"alice@acme.test", sender.encode()))
+        run_once(cfg)
+
+    ask(1, "alice@acme.test")
+    [reset] = smtp.to("alice@acme.test")
+    password = re.search(r"^ {4}(\S{16})\r?$", reset.get_content(), re.M).group(1)
+    assert credentials.verify(store.customer(customer).password_hash, password)
+    ask(2, "alice@acme.test")  # a second one within the hour
+    ask(3, "bob@acme.test")  # a contact, but not the contract address
+    ask(4, "mallory@evil.test")  # a stranger
+    neutral = [smtp.to(a)[-1] for a in ("alice@acme.test", "bob@acme.test", "mallory@evil.test")]
+    assert {m.get_content() for m in neutral} == {neutral[0].get_content()}  # nobody learns which address is right
+    assert "if this address may reset the password" in neutral[0].get_content()
+    assert store.ticket(1) is None
+    store.close()
+    kept = b"".join(p.read_bytes() for p in cfg.data_dir.rglob("*") if p.is_file())
+    assert password.encode() not in kept  # database, WAL and blobs: the sent mail was scrubbed
+    events = open_store(cfg).all("SELECT kind, detail FROM events WHERE kind LIKE 'password-reset%'")
+    assert [e["kind"] for e in events] == ["password-reset"] + ["password-reset-refused"] * 3

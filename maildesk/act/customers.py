@@ -60,17 +60,21 @@ def add_customer(store: Store, cid: str, name: str, contacts: list[str], languag
 
 
 def edit_customer(store: Store, cfg: Config, cid: str, *, name: str | None = None, language: str | None = None,
-                  plan: str | None = None, licences: list[str] | None = None) -> None:
+                  plan: str | None = None, licences: list[str] | None = None,
+                  contract_address: str | None = None) -> None:
     """Change a customer's name, language or plan ('' = helpdesk.default_plan), add licences; recorded as events."""
     if plan and plan not in cfg.plans:
         raise InputError(f"no plan {plan!r} in rules.toml (known: {', '.join(cfg.plans)})")
     changes = {k: v for k, v in (("name", name), ("language", language), ("plan", plan)) if v is not None}
+    if contract_address is not None:
+        changes["contract_address"] = check_email(contract_address) if contract_address else ""
     held = [_licence(spec) for spec in licences or []]
     with store.transaction():
         if not store.customer(cid):
             raise InputError(f"no customer {cid}")
         if changes:
-            store.update_customer(cid, **{k: (v or None) if k == "plan" else v for k, v in changes.items()})
+            store.update_customer(cid, **{k: (v or None) if k in ("plan", "contract_address") else v
+                                          for k, v in changes.items()})
             store.event(None, None, "customer-changed", {"customer": cid, **changes})
         for product, number in held:
             _add_licence(store, cid, product, number)

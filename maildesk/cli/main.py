@@ -119,7 +119,7 @@ def cmd_customer(args: argparse.Namespace, cfg: Config) -> int:
         return 0
     if args.action == "edit":
         edit_customer(store, cfg, args.id, name=args.name, language=args.language, plan=args.plan,
-                      licences=args.licence or [])
+                      licences=args.licence or [], contract_address=args.contract_address)
         print(f"customer {args.id} changed")
         return 0
     if args.plan is not None and args.plan not in cfg.plans:

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--language", choices=("en", "cs", "sk"))
     a.add_argument("--plan", help="a [[plan]] name, or '' for helpdesk.default_plan")
     a.add_argument("--licence", action="append", metavar="PRODUCT=NUMBER", help="add a licence (repeatable)")
+    a.add_argument("--contract-address", metavar="EMAIL", help="the one address that may ask for a new password "
+                   "by mail (#password); '' removes it")
     g.add_parser("passwd", help="set a customer's password (read from stdin)").add_argument("id")
     g.add_parser("show", help="a customer with its contacts and who added them").add_argument("id")
 

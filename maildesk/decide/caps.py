@@ -25,8 +25,8 @@ from maildesk.decide import bounces
 from maildesk.store import Store
 
 AUTO_REPLIES = ("confirmation", "unknown_sender", "bad_credentials", "too_large", "held", "status_reply",
-                "kb_reply")
-STRANGER_NOTICES = ("unknown_sender", "bad_credentials")
+                "kb_reply", "password_reset", "password_neutral")
+STRANGER_NOTICES = ("unknown_sender", "bad_credentials", "password_neutral")
 HUMAN_KINDS = ("answer",)
 _NEVER = re.compile(r"^(mailer-daemon|mailerdaemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+-].*)?@", re.I)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -114,7 +114,7 @@ def presence_command(text: str) -> str:
     return re.sub(r"\s+", " ", m.group(0).strip().lower()) if m else ""
 
 
-_SELF = re.compile(r"^#(status|kb)\b\s*(.{0,300})$", re.I)
+_SELF = re.compile(r"^#(status|kb|password)\b\s*(.{0,300})$", re.I)
 
 
 def self_service_command(subject: str, text: str) -> tuple[str, str] | None:

@@ -146,11 +146,17 @@ def presence(f: Facts, env: Env) -> Result:
 
 
 def self_service(f: Facts, env: Env) -> Result:
-    """A known contact's #status or #kb WORDS (subject or first line): answered by mail, no ticket."""
-    if f.sender is None or f.sender.role not in (Role.CONTACT, Role.CREDENTIALS):
+    """#status or #kb WORDS from a known contact, #password from anyone (subject or first line): no ticket.
+
+    #password is answered for every sender alike, so nobody learns which address is a contract address.
+    """
+    if f.sender is None:
         return None
     asked = self_service_command(strip_prefixes(f.mail.subject), f.mail.whole_text)
-    return Decision(Kind.SELF_SERVICE, detail=f"#{asked[0]} {asked[1]}".strip()) if asked else None
+    if asked is None or (asked[0] != "password" and f.sender.role not in (Role.CONTACT, Role.CREDENTIALS)):
+        return None
+    detail = "#password" if asked[0] == "password" else f"#{asked[0]} {asked[1]}".strip()
+    return Decision(Kind.SELF_SERVICE, detail=detail)
 
 
 def thread(f: Facts, env: Env) -> Result:

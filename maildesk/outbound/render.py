@@ -20,7 +20,7 @@ from maildesk.outbound.samples import SAMPLES
 TEMPLATES = ("confirmation", "unknown_sender", "consultant_new", "consultant_followup", "consultant_note",
              "answer", "resolved", "command_error", "bad_credentials", "contact_added", "contact_removed", "too_large",
              "contact_error", "held", "consultant_held", "new_deadline", "sla_warning", "sla_breached", "status_reply",
-             "kb_reply", "kb_receipt", "closed_thanks")
+             "kb_reply", "kb_receipt", "closed_thanks", "password_reset", "password_neutral")
 LANGUAGES = ("en", "cs", "sk")
 
 

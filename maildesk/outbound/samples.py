@@ -50,6 +50,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
                              "url": ""}},
     "kb_receipt": {"ticket": FACTS, "article_id": 12, "title": "Tiskárna netiskne", "status": "draft"},
     "closed_thanks": {"ticket": FACTS},
+    "password_reset": {"customer_name": "ACME s.r.o.", "customer_id": "12345678", "password": "s4mpleS4mple0000"},
+    "password_neutral": {},
     "consultant_held": {"sender": "jan@acme.test", "sender_name": "Jan Novák", "customer_name": "ACME s.r.o.",
                         "customer_id": "12345678", "subject": "Printer", "reason": "rate-limited",
                         "why": "more than 10 new tickets in an hour", "quarantine_id": 7},

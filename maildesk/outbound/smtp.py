@@ -26,6 +26,8 @@ from maildesk.store.rows import OutboxMail
 
 log = logging.getLogger("maildesk.smtp")
 
+SECRET_KINDS = ("password_reset",)
+
 
 def _alive(pid: int | None) -> bool:
     if not pid:
@@ -144,6 +146,8 @@ class OutboxSender:
         with self.store.transaction():
             self.store.update_mail(row.id, status=status, attempts=row.attempts + 1, last_error=error,
                                    sent_at=now() if status is MailState.SENT else None)
+        if row.kind in SECRET_KINDS:  # a new password: once it is out (or never will be), no copy stays
+            self.store.scrub_mail(row.id, f"[{row.kind} {status.value}: its text held a password and was removed]")
 
     def _retry(self, row: OutboxMail, error: str) -> None:
         attempts = row.attempts + 1

@@ -56,6 +56,8 @@ class StoreBase:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = FULL")
             self.db.execute("PRAGMA foreign_keys = ON")
+            # freed pages are zeroed: a scrubbed secret (a reset password's mail) leaves no copy in the file
+            self.db.execute("PRAGMA secure_delete = ON")
         self._migrate()
 
     def _migrate(self) -> None:

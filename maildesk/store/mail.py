@@ -154,6 +154,17 @@ class MailStore(StoreBase):
             refs.update(a["sha256"] for a in json.loads(row["attachments"]))
         return refs
 
+    def scrub_mail(self, oid: int, note: str) -> None:
+        """Replace a sent mail's stored bytes (it held a secret) and fold the WAL away, so no copy remains."""
+        with self.transaction():
+            self.db.execute("UPDATE outbox SET raw = ? WHERE id = ?", (note.encode(), oid))
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def recent_event(self, kind: str, detail_like: str, since: datetime) -> bool:
+        """Was there an event of this kind, its detail containing the text, since then?"""
+        return self.one("SELECT 1 AS x FROM events WHERE kind = ? AND detail LIKE ? AND created >= ? LIMIT 1",
+                        (kind, f"%{detail_like}%", since.isoformat(timespec="seconds"))) is not None
+
     def checkpoint(self) -> None:
         """Fold the WAL back into the database file, so it stays small."""
         self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")

@@ -18,6 +18,10 @@ class PeopleStore(StoreBase):
             return None
         return from_row(Customer, self.one("SELECT * FROM customers WHERE id = ?", (cid,)))
 
+    def customer_by_contract(self, address: str) -> Customer | None:
+        row = self.one("SELECT * FROM customers WHERE contract_address = ?", (address.lower(),))
+        return from_row(Customer, row)
+
     def customers_of(self, address: str) -> list[str]:
         """The customers an address is a contact of, oldest first."""
         rows = self.all("SELECT customer_id FROM contacts WHERE email = ? ORDER BY created", (address.lower(),))

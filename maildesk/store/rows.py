@@ -69,6 +69,7 @@ class Customer:
     created: str
     password_hash: str | None = field(default=None, repr=False)
     plan: str | None = None
+    contract_address: str | None = None  # the one address that may ask for a new password (#password)
 
 
 @dataclass(frozen=True)

@@ -103,4 +103,7 @@ MIGRATIONS: list[str] = [
         INSERT INTO articles_fts (rowid, title, body) VALUES (new.id, new.title, new.body);
     END;
     """,
+    """
+    ALTER TABLE customers ADD COLUMN contract_address TEXT;
+    """,
 ]
