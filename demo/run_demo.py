@@ -2,7 +2,9 @@
 
 The customer has a service plan with express handling; the mails open a
 ticket, add to it, are refused (a stranger) or ignored (an auto-reply), get
-an answer, ask for express handling, and get a new deadline with its notice.
+an answer, ask for express handling, and get a new deadline with its notice;
+the consultant publishes an answer (#publish now), a later request gets it
+suggested, and a #status mail gets the list of open requests.
 
 Starts a private Dovecot and an aiosmtpd sink on loopback, writes a config to
 demo/run/, adds a customer, APPENDs the mails in demo/mails/ (each one only
@@ -117,12 +119,14 @@ def main() -> None:
         today = date.today()
         print(f"== maildesk report --from {today.replace(day=1)} --to {today}")
         print(maildesk("report", "--from", str(today.replace(day=1)), "--to", str(today)))
+        print("== maildesk kb list  (the consultant's #publish now)")
+        print(maildesk("kb", "list"))
         print("== maildesk quarantine list")
         print(maildesk("quarantine", "list"))
         print("== maildesk outbox list")
         print(maildesk("outbox", "list"))
-        print("== maildesk rules test demo/mails/3-stranger.eml  (which step decided, and why)")
-        print(maildesk("rules", "test", str(HERE / "mails" / "3-stranger.eml")))
+        print("== maildesk rules test demo/mails/03-stranger.eml  (which step decided, and why)")
+        print(maildesk("rules", "test", str(HERE / "mails" / "03-stranger.eml")))
         print(f"== mails the SMTP server received ({len(smtp.received)})")
         for r in smtp.received:
             msg = r.message

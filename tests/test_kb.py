@@ -162,3 +162,42 @@ def test_the_default_thresholds_are_calibrated_on_the_labelled_set(monkeypatch):
     real_load = bench_kb.load
     monkeypatch.setattr(bench_kb, "load", lambda path: dataclasses.replace(real_load(path), kb=loose))
     assert bench_kb.measure()[1] > 0.0
+
+
+def test_the_html_export_is_well_formed_escaped_and_its_links_resolve(desk, tmp_path):
+    from html.parser import HTMLParser
+    cfg, store, _ = desk
+    with store.transaction():
+        store.add_article(title="<script>alert(1)</script> & co", body="a < b\n\nsecond <b>paragraph</b>",
+                          language="en", status="published")
+    assert cli(cfg, "kb", "export", "--html", str(tmp_path / "site")).returncode == 0
+    void = {"meta", "link", "input", "br", "img", "hr"}
+
+    class Checker(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+            self.links: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in void:
+                self.stack.append(tag)
+            self.links += [v for k, v in attrs if k in ("href", "src") and v]
+
+        def handle_endtag(self, tag):
+            assert self.stack and self.stack.pop() == tag, f"</{tag}> closes nothing open"
+
+    pages = sorted((tmp_path / "site").rglob("*.html"))
+    assert len(pages) == 1 + 3 + 5  # the root index, an index per language, a page per published article
+    for page in pages:
+        checker = Checker()
+        text = page.read_text()
+        assert text.startswith("<!DOCTYPE html>")
+        checker.feed(text)
+        checker.close()
+        assert checker.stack == [], page
+        for link in checker.links:
+            assert (page.parent / link).resolve().is_file(), f"{page}: {link}"
+    hostile = (tmp_path / "site" / "en" / "6.html").read_text()
+    assert "<script>alert(1)</script>" not in hostile and "&lt;script&gt;" in hostile and "a &lt; b" in hostile
+    assert "MAILDESK_INDEX" in (tmp_path / "site" / "search.js").read_text()

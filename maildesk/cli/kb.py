@@ -79,6 +79,9 @@ def run(args: argparse.Namespace, cfg: Config, store: Store) -> int:
                   ["id", "language", "matched", "rank", "title"]))
         return 0
     if act == "export":
+        if args.html:
+            from maildesk.cli.site import export_html
+            return export_html(cfg, store, Path(args.dir))
         return export(store, Path(args.dir))
     return import_dir(store, Path(args.dir))
 

@@ -103,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("words", nargs="+")
     a.add_argument("--lang", choices=("cs", "sk", "en"))
     g.add_parser("import", help="Markdown files with front matter from DIR").add_argument("dir")
-    g.add_parser("export", help="every article as a Markdown file in DIR").add_argument("dir")
+    a = g.add_parser("export", help="every article as a Markdown file in DIR (--html: the published ones as a site)")
+    a.add_argument("dir")
+    a.add_argument("--html", action="store_true", help="a static site: index per language, a page per article, "
+                   "an offline search box")
 
     g = sub.add_parser("rules", help="the decision steps").add_subparsers(dest="action", required=True)
     a = g.add_parser("test", help="which step would decide what for a mail, and why (nothing is written or sent)")
