@@ -223,6 +223,16 @@ def test_publish_suggest_and_self_service_over_real_servers(cfg, dovecot, smtp):
     assert reply["Subject"].startswith("Vaše otevřené požadavky") and "[EX #2]" in reply.get_content()
     assert reply["Auto-Submitted"] == "auto-replied" and reply["In-Reply-To"] == "<req-3@acme.test>"
     assert open_store(cfg).ticket(3) is None
+    dovecot.append(cfg.imap.username, eml("new_request", n=4).replace(b"Subject: Printer on fire", b"Subject: #kb 1"))
+    run_once(cfg)
+    whole = smtp.to("alice@acme.test")[-1]
+    assert whole["Subject"] == "Tiskárna netiskne" and "Zařazování tisku" in whole.get_content()
+    close = eml("new_request", n=5).replace(b"Subject: Printer on fire", b"Subject: Re: [EX #2] Tisk").replace(
+        b"Hello,", b"#close")
+    dovecot.append(cfg.imap.username, close)
+    run_once(cfg)
+    assert open_store(cfg).ticket(2).status == "resolved"
+    assert "uzavřeli" in smtp.to("alice@acme.test")[-1].get_content()
 
 
 def test_password_reset_goes_only_to_the_contract_address_and_leaves_no_copy(cfg, customer, dovecot, smtp):
