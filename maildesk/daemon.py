@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+from datetime import datetime
 
-from maildesk import crash, schedule, shutdown
+from maildesk import clock, crash, schedule, shutdown, systemd
 from maildesk.act.escalate import escalate
 from maildesk.config import Config
 from maildesk.errors import TransientError
@@ -37,6 +38,8 @@ class Daemon:
         self.pipeline.renderer.validate()  # broken templates stop the start, not mail after mail
         self.sender = OutboxSender(cfg, self.store)
         self._incident: str | None = None  # the fault being retried, logged once when it starts
+        self.last_fetch: datetime | None = None  # the last pass over the mailbox that succeeded
+        self.ready = False
 
     def handle(self, raw: bytes, uidvalidity: int | None = None, uid: int | None = None,
                oversized: int | None = None) -> Outcome | None:
@@ -95,11 +98,13 @@ class Daemon:
             src = ImapSource(self.cfg)
             try:
                 await src.connect()
+                self._ready()  # the database is open and the first IMAP login succeeded
                 while True:
                     # Mail that arrived during a drain was announced to the earlier commands, not to
                     # IDLE: drain again until a pass finds nothing, then wait.
                     while await self.drain(src):
                         pass
+                    self.last_fetch = clock.now()
                     self._recovered()
                     delay = 1.0
                     if once:
@@ -119,6 +124,23 @@ class Daemon:
                 await src.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, float(self.cfg.imap.reconnect_max))
+
+    def _ready(self) -> None:
+        if not self.ready:
+            self.ready = True
+            systemd.notify("READY=1", f"STATUS={self.status()}")
+
+    def status(self) -> str:
+        """One line for `systemctl status`: state, outbox, last fetch."""
+        state = "retrying: " + self._incident[:80] if self._incident else "idle"
+        fetched = self.last_fetch.astimezone().strftime("%H:%M:%S") if self.last_fetch else "-"
+        return f"{state}; {self.store.pending_mail_count()} in outbox; last fetch {fetched}"
+
+    async def watchdog_loop(self, every: float) -> None:
+        """WATCHDOG=1 from the event loop: a wedged loop stops it, and systemd restarts the process."""
+        while True:
+            systemd.notify("WATCHDOG=1", f"STATUS={self.status()}")
+            await asyncio.sleep(every)
 
     def _recovered(self) -> None:
         if self._incident is not None:
@@ -143,6 +165,10 @@ class Daemon:
             return
         sched = schedule.start(self.cfg, self.store, self.sender, self.pipeline.desk)
         tasks = [asyncio.create_task(self.send_loop(), name="send")]
+        if (every := systemd.watchdog_seconds()) is not None:
+            tasks.append(asyncio.create_task(self.watchdog_loop(every), name="watchdog"))
+        if not self.cfg.imap.enabled:
+            self._ready()  # nothing to log in to: the open database is all there is to wait for
         if self.cfg.imap.enabled:
             tasks.append(asyncio.create_task(self.fetch_loop(), name="fetch"))
         stop = asyncio.Event()
@@ -163,6 +189,7 @@ class Daemon:
             _, pending = await asyncio.wait([waiter, *tasks], timeout=shutdown.STOP_GRACE - 1)
             if pending:
                 log.error("tasks did not stop in time: %s", ", ".join(t.get_name() for t in pending))
+            systemd.notify("STOPPING=1", "STATUS=stopping")
             sched.shutdown(wait=False)
             self.pipeline.parse.close()
             uninstall(graceful=not pending)  # with a task still hanging, the forced exit stays armed

@@ -60,6 +60,10 @@ class MailStore(StoreBase):
             "attempts": 0, "next_attempt": now(), "created": now(),
         })
 
+    def pending_mail_count(self) -> int:
+        row = self.one("SELECT COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'sending')")
+        return int(row["n"]) if row else 0
+
     def outbox_mail(self, oid: int) -> OutboxMail | None:
         return from_row(OutboxMail, self.one("SELECT * FROM outbox WHERE id = ?", (oid,)))
 
