@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import traceback
 from datetime import datetime
 
@@ -136,6 +137,20 @@ class Daemon:
         fetched = self.last_fetch.astimezone().strftime("%H:%M:%S") if self.last_fetch else "-"
         return f"{state}; {self.store.pending_mail_count()} in outbox; last fetch {fetched}"
 
+    async def heartbeat_loop(self, started: str) -> None:
+        """Every 30 s: liveness, last fetch, IMAP and SMTP state in the database (`maildesk status` reads it)."""
+        while True:
+            self.beat(os.getpid(), started)
+            await asyncio.sleep(30)
+
+    def beat(self, pid: int | None, started: str | None = None) -> None:
+        down = self.sender.down_since
+        self.store.heartbeat(pid, started=started,
+                             last_fetch=self.last_fetch.isoformat(timespec="seconds") if self.last_fetch else None,
+                             imap=("off" if not self.cfg.imap.enabled else
+                                   f"retrying: {self._incident[:200]}" if self._incident else "ok"),
+                             smtp=f"down since {down.isoformat(timespec='seconds')}" if down else "ok")
+
     async def watchdog_loop(self, every: float) -> None:
         """WATCHDOG=1 from the event loop: a wedged loop stops it, and systemd restarts the process."""
         while True:
@@ -164,7 +179,8 @@ class Daemon:
             await self.sender.flush()
             return
         sched = schedule.start(self.cfg, self.store, self.sender, self.pipeline.desk)
-        tasks = [asyncio.create_task(self.send_loop(), name="send")]
+        tasks = [asyncio.create_task(self.send_loop(), name="send"),
+                 asyncio.create_task(self.heartbeat_loop(clock.now().isoformat(timespec="seconds")), name="heartbeat")]
         if (every := systemd.watchdog_seconds()) is not None:
             tasks.append(asyncio.create_task(self.watchdog_loop(every), name="watchdog"))
         if not self.cfg.imap.enabled:
@@ -190,6 +206,10 @@ class Daemon:
             if pending:
                 log.error("tasks did not stop in time: %s", ", ".join(t.get_name() for t in pending))
             systemd.notify("STOPPING=1", "STATUS=stopping")
+            try:
+                self.beat(None)  # stopped on purpose: `status` says so rather than "not responding"
+            except Exception:  # a stop must not fail on a busy database
+                log.debug("last heartbeat not written", exc_info=True)
             sched.shutdown(wait=False)
             self.pipeline.parse.close()
             uninstall(graceful=not pending)  # with a task still hanging, the forced exit stays armed

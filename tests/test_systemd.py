@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+
+from conftest import cli, eml
 
 from maildesk import systemd
 
@@ -38,9 +41,14 @@ def test_ready_status_watchdog_and_stopping_reach_the_notify_socket(cfg, tmp_pat
             ready = receive(sock, "READY=1")
             assert any("STATUS=idle; 0 in outbox" in m for m in ready)
             assert receive(sock, "WATCHDOG=1", timeout=5)  # every half WatchdogSec, from the event loop
+            healthy = cli(cfg, "status", "--json")
+            assert healthy.returncode == 0, healthy.stdout
+            assert json.loads(healthy.stdout)["daemon"]["pid"] == proc.pid
             proc.send_signal(signal.SIGTERM)
             assert receive(sock, "STOPPING=1", timeout=10)
             assert proc.wait(10) == 0
+            stopped = cli(cfg, "status")
+            assert stopped.returncode == 1 and "UNHEALTHY: the daemon is not running (stopped" in stopped.stdout
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -60,3 +68,22 @@ def test_without_systemd_nothing_is_sent_and_an_abstract_socket_works(monkeypatc
     assert systemd.watchdog_seconds() is None
     monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
     assert systemd.watchdog_seconds() == 30.0
+
+
+def test_status_names_dead_mail_an_old_outbox_and_a_silent_fetch(offline, frozen_clock):
+    from datetime import timedelta
+
+    from maildesk.cli.status import problems
+    cfg, store, p = offline()
+    p.process(eml("new_request", n=1))  # a confirmation waits in the outbox (no SMTP here)
+    store.heartbeat(os.getpid(), started=frozen_clock["now"].isoformat())
+    assert problems(cfg, store.health_rows(), frozen_clock["now"]) == []
+    frozen_clock["now"] += timedelta(hours=2)
+    store.heartbeat(os.getpid())
+    with store.transaction():
+        store.update_mail(1, status="dead")
+    p.process(eml("new_request", n=2))
+    frozen_clock["now"] += timedelta(hours=2)
+    store.heartbeat(os.getpid())
+    found = problems(cfg, store.health_rows(), frozen_clock["now"])
+    assert any("dead mail" in f for f in found) and any("waiting since" in f for f in found)

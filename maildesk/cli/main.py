@@ -219,6 +219,11 @@ def cmd_report(args: argparse.Namespace, cfg: Config) -> int:
     return report.show(report.build(open_store(cfg), cfg, start, end, args.customer, clock.now()), args.format)
 
 
+def cmd_status(args: argparse.Namespace, cfg: Config) -> int:
+    from maildesk.cli import status
+    return status.show(cfg, open_store(cfg), args.json)
+
+
 def cmd_kb(args: argparse.Namespace, cfg: Config) -> int:
     from maildesk.cli import kb
     return kb.run(args, cfg, open_store(cfg))
@@ -239,7 +244,7 @@ def cmd_rules(args: argparse.Namespace, cfg: Config) -> int:
 HANDLERS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "customer": cmd_customer, "contact": cmd_contact,
     "ticket": cmd_ticket, "fsck": cmd_fsck, "quarantine": cmd_quarantine, "outbox": cmd_outbox, "rules": cmd_rules,
-    "report": cmd_report, "kb": cmd_kb}
+    "report": cmd_report, "kb": cmd_kb, "status": cmd_status}
 
 
 class SafeFormatter(logging.Formatter):

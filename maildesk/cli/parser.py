@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     a = g.add_parser("list", help="list outgoing mails and their state")
     a.add_argument("--json", action="store_true")
     g.add_parser("retry", help="send a deferred or dead mail again now").add_argument("id", type=int)
+    s = sub.add_parser("status", help="is the daemon healthy? exit 0 when it is, 1 with the reasons when not")
+    s.add_argument("--json", action="store_true")
+
     s = sub.add_parser("report", help="per customer and consultant: tickets, response times, SLA, express, prices")
     s.add_argument("--from", dest="start", required=True, metavar="DATE", help="first day (YYYY-MM-DD)")
     s.add_argument("--to", dest="end", required=True, metavar="DATE", help="last day (YYYY-MM-DD), included")

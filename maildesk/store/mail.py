@@ -60,6 +60,15 @@ class MailStore(StoreBase):
             "attempts": 0, "next_attempt": now(), "created": now(),
         })
 
+    def heartbeat(self, pid: int | None, *, started: str | None = None, last_fetch: str | None = None,
+                  imap: str = "", smtp: str = "") -> None:
+        """The running daemon's liveness, for `maildesk status` (own transaction; pid None: stopped)."""
+        with self.transaction():
+            row = {"id": 1, "pid": pid, "heartbeat": now(), "last_fetch": last_fetch, "imap": imap, "smtp": smtp}
+            if started:
+                row["started"] = started
+            self.db.table("daemon").upsert(row, pk="id")
+
     def pending_mail_count(self) -> int:
         row = self.one("SELECT COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'sending')")
         return int(row["n"]) if row else 0

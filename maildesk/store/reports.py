@@ -54,6 +54,21 @@ class ReportStore(StoreBase):
                         "c.added_by, c.created FROM contacts c JOIN customers cu ON cu.id = c.customer_id "
                         "WHERE c.email = ? ORDER BY c.created", (email,))
 
+    def health_rows(self) -> dict[str, Any]:
+        """What `maildesk status` shows: the daemon's last heartbeat, the outbox, the quarantine, the tickets."""
+        outbox = self.all("SELECT status, COUNT(*) AS n, MIN(created) AS oldest FROM outbox "
+                          "WHERE status IN ('pending', 'sending', 'dead') GROUP BY status")
+        deferred = self.one("SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND attempts > 0")
+        return {
+            "daemon": self.one("SELECT pid, started, heartbeat, last_fetch, imap, smtp FROM daemon WHERE id = 1"),
+            "outbox": {r["status"]: {"count": r["n"], "oldest": r["oldest"]} for r in outbox},
+            "deferred": int(deferred["n"]) if deferred else 0,
+            "quarantine": {r["reason"]: r["n"] for r in self.all(
+                "SELECT reason, COUNT(*) AS n FROM quarantine WHERE status = 'held' GROUP BY reason")},
+            "tickets": {r["status"]: r["n"]
+                        for r in self.all("SELECT status, COUNT(*) AS n FROM tickets GROUP BY status")},
+        }
+
     def report_tickets(self, start: str, end: str, customer: str | None = None) -> list[Ticket]:
         """Tickets opened in [start, end) or resolved in it (UTC ISO), of one customer or all."""
         sql = ("SELECT * FROM tickets WHERE ((created >= ? AND created < ?) OR (resolved_at >= ? AND resolved_at < ?))"

@@ -106,4 +106,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE customers ADD COLUMN contract_address TEXT;
     """,
+    """
+    CREATE TABLE daemon (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, started TEXT, heartbeat TEXT,
+        last_fetch TEXT, imap TEXT, smtp TEXT);
+    """,
 ]
