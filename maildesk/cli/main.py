@@ -224,6 +224,13 @@ def cmd_status(args: argparse.Namespace, cfg: Config) -> int:
     return status.show(cfg, open_store(cfg), args.json)
 
 
+def cmd_backup(args: argparse.Namespace, cfg: Config) -> int:
+    from maildesk.cli import backup
+    if args.command == "backup":
+        return backup.backup(cfg, open_store(cfg), Path(args.dest))
+    return backup.restore(cfg, Path(args.src))
+
+
 def cmd_kb(args: argparse.Namespace, cfg: Config) -> int:
     from maildesk.cli import kb
     return kb.run(args, cfg, open_store(cfg))
@@ -244,7 +251,8 @@ def cmd_rules(args: argparse.Namespace, cfg: Config) -> int:
 HANDLERS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "customer": cmd_customer, "contact": cmd_contact,
     "ticket": cmd_ticket, "fsck": cmd_fsck, "quarantine": cmd_quarantine, "outbox": cmd_outbox, "rules": cmd_rules,
-    "report": cmd_report, "kb": cmd_kb, "status": cmd_status}
+    "report": cmd_report, "kb": cmd_kb, "status": cmd_status,
+    "backup": cmd_backup, "restore": cmd_backup}
 
 
 class SafeFormatter(logging.Formatter):

@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     a = g.add_parser("list", help="list outgoing mails and their state")
     a.add_argument("--json", action="store_true")
     g.add_parser("retry", help="send a deferred or dead mail again now").add_argument("id", type=int)
+    s = sub.add_parser("backup", help="a consistent copy of the database, its blobs and the config, while running")
+    s.add_argument("dest", help="a new (or empty) folder")
+    s = sub.add_parser("restore", help="a backup's database and blobs into the empty data_dir, checked")
+    s.add_argument("src", help="the backup folder")
+
     s = sub.add_parser("status", help="is the daemon healthy? exit 0 when it is, 1 with the reasons when not")
     s.add_argument("--json", action="store_true")
 

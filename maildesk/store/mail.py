@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from maildesk import clock
@@ -177,6 +179,19 @@ class MailStore(StoreBase):
         """Was there an event of this kind, its detail containing the text, since then?"""
         return self.one("SELECT 1 AS x FROM events WHERE kind = ? AND detail LIKE ? AND created >= ? LIMIT 1",
                         (kind, f"%{detail_like}%", since.isoformat(timespec="seconds"))) is not None
+
+    def backup_to(self, path: Path) -> None:
+        """A consistent copy of the whole database (SQLite's online backup API), even while others write."""
+        target = sqlite3.connect(str(path))
+        try:
+            with target:
+                self.db.conn.backup(target)
+        finally:
+            target.close()
+
+    def integrity(self) -> str:
+        """PRAGMA integrity_check: 'ok', or what is wrong."""
+        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
 
     def checkpoint(self) -> None:
         """Fold the WAL back into the database file, so it stays small."""
