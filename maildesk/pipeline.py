@@ -198,12 +198,13 @@ class Pipeline:
     def trace(self, raw: bytes) -> Trace:
         """What the steps would decide for a mail now, without writing anything (`maildesk rules test`)."""
         if len(raw) > self.cfg.limits.max_message_bytes:
-            trace = self.decide(Facts(self._header_only(raw)))
+            mail = self._header_only(raw)
+            trace = self.decide(Facts(mail))
         else:
             mail = self.parse(raw)
             trace = self.decide(Facts(mail, credentials.find(mail.text), licence=licences.find(mail.text)))
         if trace.decision.kind is Kind.NEW and trace.sender is not None:
-            trace = dataclasses.replace(trace, route=self._route(trace.sender, raw))
+            trace = dataclasses.replace(trace, route=self._route(trace.sender, mail, trace.decision.product))
         done = self._seen(message_key(raw), hashlib.sha256(raw).hexdigest())
         if done and done.kind:  # said first: a new delivery of it would change nothing
             seen = ("seen", f"already {done.outcome}" + (f" #{done.ticket}" if done.ticket else "")
@@ -211,9 +212,9 @@ class Pipeline:
             return dataclasses.replace(trace, lines=(seen, *trace.lines))
         return trace
 
-    def _route(self, sender: Sender, raw: bytes) -> str:
-        """Where a new ticket of this mail would go now, and when it would be due (for the trace)."""
-        at = place(self.cfg, self.store, self.parse(raw), sender, clock.now())
+    def _route(self, sender: Sender, mail: ParsedMail, product: str) -> str:
+        """Where a new ticket of this mail would go now, and when it would be due (as open_ticket places it)."""
+        at = place(self.cfg, self.store, mail, sender, clock.now(), product)
         hours = hours_of(self.cfg, at.plan)
         return (f"{at.why}; queue {at.queue}, plan {at.plan.name}, priority {at.priority}, "
                 f"assignee {at.assignee or '-'}, first response due {local_time(at.first_response_due, hours)}, "

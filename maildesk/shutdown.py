@@ -26,6 +26,19 @@ requested = threading.Event()
 log = logging.getLogger("maildesk.daemon")
 
 
+def pid_alive(pid: int | None) -> bool:
+    """Is there a process with this pid (ours or another user's)?"""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user (the service user)
+    return True
+
+
 def force_exit() -> None:
     """Last resort when the graceful stop hangs: exit now (nothing committed is lost)."""
     log.error("still running %.1fs after the stop signal: exiting now (nothing committed is lost)", STOP_GRACE)

@@ -98,3 +98,10 @@ def test_a_licence_split_by_html_markup_is_found_and_redacted(desk):
     outcome = p.process(raw)
     assert store.ticket(outcome.ticket).queue == "packet"
     assert b"770011" not in everything_stored(store, p) and b"77<b>00</b>11" not in everything_stored(store, p)
+
+
+def test_rules_test_routes_a_licence_mail_as_opening_it_would(desk):
+    _, _, p = desk
+    trace = p.trace(licence_mail(1, "Licence: 770011"))
+    assert ("licence", "licence of 12345678: product PACKET") in trace.lines
+    assert "queue packet" in trace.route

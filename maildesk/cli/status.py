@@ -8,26 +8,13 @@ than an hour.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from maildesk import clock
+from maildesk import clock, shutdown
 from maildesk.cli.views import emit, say
 from maildesk.config import Config
 from maildesk.store import Store
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process (the service user): it exists
-    return True
 
 
 def problems(cfg: Config, health: dict[str, Any], now: datetime) -> list[str]:
@@ -36,7 +23,7 @@ def problems(cfg: Config, health: dict[str, Any], now: datetime) -> list[str]:
     d = health["daemon"]
     if not d or not d["pid"]:
         out.append("the daemon is not running" + (f" (stopped; last heartbeat {d['heartbeat']})" if d else ""))
-    elif not _alive(d["pid"]) or now - datetime.fromisoformat(d["heartbeat"]) > timedelta(minutes=2):
+    elif not shutdown.pid_alive(d["pid"]) or now - datetime.fromisoformat(d["heartbeat"]) > timedelta(minutes=2):
         out.append(f"the daemon (pid {d['pid']}) is not responding: last heartbeat {d['heartbeat']}")
     elif cfg.imap.enabled:
         since = datetime.fromisoformat(d["last_fetch"] or d["started"])

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiosmtplib
 
-from maildesk import clock, crash
+from maildesk import clock, crash, shutdown
 from maildesk.config import Config, secret, tls_context
 from maildesk.models import MailState
 from maildesk.outbound.message import attach
@@ -27,18 +27,6 @@ from maildesk.store.rows import OutboxMail
 log = logging.getLogger("maildesk.smtp")
 
 SECRET_KINDS = ("password_reset",)
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def smtp_args(cfg: Config) -> dict[str, Any]:
@@ -99,7 +87,7 @@ class OutboxSender:
             for row in self.store.sending():
                 if row.claimed_by == os.getpid():
                     continue
-                if not _alive(row.claimed_by) or datetime.fromisoformat(row.next_attempt) < cutoff:
+                if not shutdown.pid_alive(row.claimed_by) or datetime.fromisoformat(row.next_attempt) < cutoff:
                     self.store.update_mail(row.id, status=MailState.PENDING, claimed_by=None)
                     released += 1
         if released:
