@@ -11,7 +11,8 @@ for faults, and the branch tells the caller what to do about them::
     │   └── ShuttingDown       a stop signal came: leave the message where it is
     └── PermanentError         retrying will not help
         ├── ConfigError        rules.toml or templates are wrong; names key and line
-        └── NotFound           an operator named a ticket, entry or customer that is not there
+        ├── NotFound           an operator named a ticket, entry or customer that is not there
+        └── SchemaTooNew       the database was written by a newer maildesk: never downgrade it
 
 An SMTP 5xx is not an exception: the outbox entry is marked dead with the reason.
 Any other exception while processing a message is a bug or a hostile mail: it
@@ -61,3 +62,7 @@ class ConfigError(PermanentError):
 
 class NotFound(PermanentError):
     """An operator command named something that does not exist (or is not in the state it needs)."""
+
+
+class SchemaTooNew(PermanentError):
+    """The database carries a schema version this maildesk does not know: a newer release wrote it."""

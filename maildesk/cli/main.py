@@ -25,7 +25,7 @@ from maildesk.act.customers import (
 from maildesk.cli import views
 from maildesk.cli.parser import build_parser
 from maildesk.config import Config, config_path, load
-from maildesk.errors import ConfigError, MaildeskError, NotFound, TransientError
+from maildesk.errors import ConfigError, MaildeskError, NotFound, SchemaTooNew, TransientError
 from maildesk.store import open_store
 from maildesk.store.blobs import BlobStore
 
@@ -279,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"maildesk: config error: {exc}", file=sys.stderr)
         # An MTA bounces a mail on most exit codes: with a broken config, ask it to keep the mail instead.
         return EX_TEMPFAIL if args.command == "ingest" else 78  # EX_CONFIG
+    except SchemaTooNew as exc:
+        print(f"maildesk: {exc}", file=sys.stderr)
+        return EX_TEMPFAIL if args.command == "ingest" else 78  # a restart cannot fix it either
     except TransientError as exc:
         print(f"maildesk: temporary failure, try again later: {exc}", file=sys.stderr)
         return EX_TEMPFAIL

@@ -19,7 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from maildesk import clock
-from maildesk.errors import StorageBusy
+from maildesk.errors import SchemaTooNew, StorageBusy
 from maildesk.store.schema import MIGRATIONS
 
 
@@ -61,8 +61,13 @@ class StoreBase:
         self._migrate()
 
     def _migrate(self) -> None:
+        """Bring an older database up to this release in one transaction; refuse one from a newer release."""
         with self.transaction():
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise SchemaTooNew(f"{self.path} has schema version {version}, this maildesk knows "
+                                   f"{len(MIGRATIONS)}: it was written by a newer maildesk. Run that "
+                                   "release, or restore a backup taken with this one; nothing was changed")
             for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for stmt in statements(script):
                     self.db.execute(stmt)
