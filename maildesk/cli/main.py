@@ -14,6 +14,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from maildesk import logs
 from maildesk.act.customers import (
     InputError,
     add_contact,
@@ -255,21 +256,9 @@ HANDLERS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "backup": cmd_backup, "restore": cmd_backup}
 
 
-class SafeFormatter(logging.Formatter):
-    """Log lines with control characters escaped: a mail's bytes never drive the operator's terminal."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return views.safe(super().format(record))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
-    if not args.verbose:
-        for noisy in ("apscheduler", "mail-parser", "mailparser", "asyncio"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.setup(args.log_format, args.verbose)
     try:
         if args.command == "init":
             return cmd_init(args)

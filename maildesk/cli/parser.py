@@ -9,6 +9,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="maildesk", description="Email-driven helpdesk daemon.")
     p.add_argument("--config", help="path of rules.toml (default: $MAILDESK_CONFIG, else ./rules.toml)")
     p.add_argument("--verbose", "-v", action="store_true", help="log at DEBUG level")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="text (under systemd: the journal's own format, no second timestamp) or json, "
+                        "one object per line for log shippers")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("init", help="write a sample rules.toml and templates, create the database")
