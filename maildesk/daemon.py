@@ -12,12 +12,14 @@ import asyncio
 import logging
 import os
 import traceback
+from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from maildesk import clock, crash, schedule, shutdown, systemd
 from maildesk.act.escalate import escalate
-from maildesk.config import Config
-from maildesk.errors import TransientError
+from maildesk.config import Config, load
+from maildesk.errors import ConfigError, TransientError
 from maildesk.inbound.fetch import ImapSource
 from maildesk.inbound.headers import message_key
 from maildesk.models import Outcome
@@ -25,7 +27,14 @@ from maildesk.outbound.smtp import OutboxSender
 from maildesk.pipeline import Pipeline
 from maildesk.store import open_store
 
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 log = logging.getLogger("maildesk.daemon")
+
+# Keys a reload cannot apply: the open database, and whether there is a fetch loop at all.
+RESTART_ONLY: dict[str, Callable[[Config], object]] = {
+    "helpdesk.data_dir": lambda c: c.data_dir, "imap.enabled": lambda c: c.imap.enabled}
 flog = logging.getLogger("maildesk.fetch")
 
 
@@ -41,6 +50,7 @@ class Daemon:
         self._incident: str | None = None  # the fault being retried, logged once when it starts
         self.last_fetch: datetime | None = None  # the last pass over the mailbox that succeeded
         self.ready = False
+        self.sched: AsyncIOScheduler | None = None
 
     def handle(self, raw: bytes, uidvalidity: int | None = None, uid: int | None = None,
                oversized: int | None = None) -> Outcome | None:
@@ -100,7 +110,7 @@ class Daemon:
             try:
                 await src.connect()
                 self._ready()  # the database is open and the first IMAP login succeeded
-                while True:
+                while src.cfg.imap == self.cfg.imap:  # a reload that changed [imap] reconnects
                     # Mail that arrived during a drain was announced to the earlier commands, not to
                     # IDLE: drain again until a pass finds nothing, then wait.
                     while await self.drain(src):
@@ -111,6 +121,8 @@ class Daemon:
                     if once:
                         return
                     await src.wait_for_mail()
+                flog.info("[imap] changed by a reload: reconnecting to %s:%d", self.cfg.imap.host, self.cfg.imap.port)
+                continue
             except TransientError as exc:
                 if shutdown.requested.is_set():
                     return
@@ -125,6 +137,37 @@ class Daemon:
                 await src.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, float(self.cfg.imap.reconnect_max))
+
+    def reload(self) -> bool:
+        """SIGHUP: read rules.toml and the templates again and swap them in between two messages.
+
+        The new configuration is loaded and every template rendered first; anything wrong is
+        logged with its key and line, and the running configuration stays. Nothing is dropped
+        or processed twice: the event loop runs one message at a time, and the swap happens
+        between two of them.
+        """
+        systemd.notify("RELOADING=1", "STATUS=reloading the configuration")
+        try:
+            new = load(self.cfg.path)
+            for key, value in RESTART_ONLY.items():
+                if value(new) != value(self.cfg):
+                    raise ConfigError("changed, but only a restart can apply it", key=key)
+            pipeline = Pipeline(new, self.store)
+            pipeline.renderer.validate()
+        except ConfigError as exc:
+            log.error("reload refused, the running configuration stays: %s", exc)
+            systemd.notify("READY=1", f"STATUS=reload refused: {str(exc)[:200]}")
+            return False
+        old, self.cfg, self.pipeline = self.pipeline, new, pipeline
+        self.sender.cfg = new
+        if self.sched is not None:  # the jobs hold the old desk and config: start them anew
+            self.sched.shutdown(wait=False)
+            self.sched = schedule.start(new, self.store, self.sender, pipeline.desk)
+        old.parse.close()
+        log.info("configuration reloaded from %s", new.path)
+        systemd.notify("READY=1", f"STATUS={self.status()}")
+        self.sender.wake.set()
+        return True
 
     def _ready(self) -> None:
         if not self.ready:
@@ -178,7 +221,7 @@ class Daemon:
             escalate(self.pipeline.desk)  # what a timer-driven `run --once` owes: the SLA mails that are due
             await self.sender.flush()
             return
-        sched = schedule.start(self.cfg, self.store, self.sender, self.pipeline.desk)
+        self.sched = schedule.start(self.cfg, self.store, self.sender, self.pipeline.desk)
         tasks = [asyncio.create_task(self.send_loop(), name="send"),
                  asyncio.create_task(self.heartbeat_loop(clock.now().isoformat(timespec="seconds")), name="heartbeat")]
         if (every := systemd.watchdog_seconds()) is not None:
@@ -189,7 +232,8 @@ class Daemon:
             tasks.append(asyncio.create_task(self.fetch_loop(), name="fetch"))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        uninstall = shutdown.install(lambda: loop.call_soon_threadsafe(stop.set))
+        uninstall = shutdown.install(lambda: loop.call_soon_threadsafe(stop.set),
+                                     on_reload=lambda: loop.call_soon_threadsafe(self.reload))
         log.info("maildesk running: %s (IMAP %s, SMTP %s:%d)", self.cfg.helpdesk.address,
                  f"{self.cfg.imap.host}:{self.cfg.imap.port}" if self.cfg.imap.enabled else "off",
                  self.cfg.smtp.host, self.cfg.smtp.port)
@@ -210,7 +254,7 @@ class Daemon:
                 self.beat(None)  # stopped on purpose: `status` says so rather than "not responding"
             except Exception:  # a stop must not fail on a busy database
                 log.debug("last heartbeat not written", exc_info=True)
-            sched.shutdown(wait=False)
+            self.sched.shutdown(wait=False)
             self.pipeline.parse.close()
             uninstall(graceful=not pending)  # with a task still hanging, the forced exit stays armed
             log.info("maildesk stopped")

@@ -1,4 +1,4 @@
-"""The stop request: SIGTERM/SIGINT end the daemon within STOP_GRACE seconds, in every state.
+"""The daemon's signals: SIGTERM/SIGINT end it within STOP_GRACE seconds, in every state; SIGHUP reloads.
 
 A signal sets `requested` (read by code that may block the event loop, like
 the parse wait) and asks the loop to stop. Python runs signal handlers only
@@ -7,7 +7,8 @@ waiting for another process's lock) would never see one. The C-level handler
 also writes the signal number to a wakeup pipe, though: a watchdog thread
 reads it and, unless the graceful stop finishes in STOP_GRACE seconds, ends the
 process. Every commit is atomic and mail leaves the INBOX only after its
-commit, so a forced exit loses nothing.
+commit, so a forced exit loses nothing. SIGHUP (`systemctl reload`) only asks
+the loop to reload the configuration; the watchdog ignores it.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ class Uninstall(Protocol):
     def __call__(self, graceful: bool = True) -> None: ...
 
 
-def install(on_stop: Callable[[], object]) -> Uninstall:
-    """Handle SIGTERM/SIGINT (call from the main thread); returns the function that undoes it."""
+def install(on_stop: Callable[[], object], on_reload: Callable[[], object] | None = None) -> Uninstall:
+    """Handle SIGTERM/SIGINT (and SIGHUP with `on_reload`; call from the main thread); returns the undo."""
     requested.clear()
     finished = threading.Event()
     read_fd, write_fd = os.pipe()
@@ -64,14 +65,24 @@ def install(on_stop: Callable[[], object]) -> Uninstall:
             requested.set()
             on_stop()
 
+    def reload(signum: int, frame: object) -> None:
+        if on_reload is not None and not requested.is_set():
+            on_reload()
+
     def watchdog() -> None:
+        stops = {int(sig) for sig in SIGNALS}
         try:
-            if os.read(read_fd, 1) and not finished.wait(STOP_GRACE):  # b"" when uninstall closes the pipe
-                force_exit()
+            while got := os.read(read_fd, 1):  # b"" when uninstall closes the pipe
+                if got[0] in stops:  # the pipe carries every handled signal's number: a SIGHUP is no stop
+                    if not finished.wait(STOP_GRACE):
+                        force_exit()
+                    return
         finally:
             os.close(read_fd)
 
     previous = {sig: signal.signal(sig, handler) for sig in SIGNALS}
+    if on_reload is not None:
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload)
     old_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
     threading.Thread(target=watchdog, name="stop-watchdog", daemon=True).start()
 

@@ -2,47 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from conftest import eml, run_once
+from conftest import Running, eml, run_once
 from servers import StallingProxy, free_port
 
 from maildesk.daemon import open_store
-
-
-class Running:
-    """`maildesk run` in a child process, its log in a file the test can wait on."""
-
-    def __init__(self, cfg, env: dict | None = None) -> None:
-        self.log = Path(cfg.path).parent / "daemon.log"
-        self.proc = subprocess.Popen([sys.executable, "-m", "maildesk", "--config", str(cfg.path), "run"],
-                                     stdout=subprocess.DEVNULL, stderr=self.log.open("w"),
-                                     env={**os.environ, **(env or {})})
-
-    def wait_log(self, text: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.log.read_text():
-            assert self.proc.poll() is None, self.log.read_text()
-            assert time.monotonic() < deadline, f"no {text!r} in:\n{self.log.read_text()}"
-            time.sleep(0.05)
-
-    def terminate(self) -> tuple[float, int]:
-        """SIGTERM; (seconds until the process was gone, exit code)."""
-        t0 = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=15)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-        return time.monotonic() - t0, code
 
 
 def test_sigterm_while_idle(cfg, customer, dovecot, smtp):
