@@ -11,6 +11,9 @@ system-deps:
 	@command -v dovecot >/dev/null 2>&1 && command -v doveadm >/dev/null 2>&1 || { \
 	  echo "installing Debian's dovecot-imapd (test and demo IMAP server)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null; }
+	@command -v systemd-analyze >/dev/null 2>&1 || { \
+	  echo "installing Debian's systemd (systemd-analyze checks the unit; no systemd needs to run)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; }
 	@python3 -c 'import venv, ensurepip' 2>/dev/null || { \
 	  echo "installing python3-venv"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
