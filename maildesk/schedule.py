@@ -1,7 +1,8 @@
 """Scheduled jobs (APScheduler 3.x on the daemon's event loop).
 
 - outbox-retry: wakes the outbox sender, so deferred mails go out when due;
-- housekeeping: forgets expired notice rate-limit entries and checkpoints the WAL;
+- housekeeping: forgets expired notice rate-limit entries, purges what [retention] says is old, and
+  checkpoints the WAL;
 - escalation: every minute, SLA warnings and breach reports (act.escalate), computed from the database.
 
 Jobs only *wake* work or run short writes on the loop thread, so the daemon
@@ -18,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from maildesk import clock
 from maildesk.act.desk import Desk
 from maildesk.act.escalate import escalate
+from maildesk.act.retention import purge
 from maildesk.config import Config
 from maildesk.outbound.smtp import OutboxSender
 from maildesk.store import Store
@@ -29,6 +31,8 @@ def housekeeping(store: Store, cfg: Config, sender: OutboxSender) -> None:
     """Drop expired notice entries, free mails of a dead sender, keep the WAL file small."""
     sender.release_stale_claims()
     n = store.forget_notices(clock.now() - timedelta(hours=cfg.authorise.notice_interval_hours))
+    if cfg.retention.raw_days or cfg.retention.attachment_days:
+        purge(cfg, store)
     store.checkpoint()
     log.debug("housekeeping: %d expired notice entries removed", n)
 

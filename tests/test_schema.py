@@ -10,8 +10,8 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-
 from conftest import OFFLINE_RULES, cli
+
 from maildesk.config import Config, load
 from maildesk.errors import SchemaTooNew
 from maildesk.store import schema
@@ -50,7 +50,11 @@ def test_a_database_written_by_the_previous_release_is_migrated_and_reads_the_sa
     assert version(path) == len(schema.MIGRATIONS)
     now = json.loads(shown.stdout)
     now.pop("sla")  # ok / warning / breached depends on today's date, not on the migration
-    assert now == json.loads((FIXTURES / "release-ef67c54-ticket-1.json").read_text())
+    then = json.loads((FIXTURES / "release-ef67c54-ticket-1.json").read_text())
+    for message in then["messages"]:  # what this release adds: an attachment's file may be purged (retention)
+        for attachment in message["attachments"]:
+            attachment["purged"] = None
+    assert now == then
     held = cli(old_cfg, "quarantine", "list")
     assert "unknown-sender" in held.stdout and "stranger@nowhere.test" in held.stdout
     status = cli(old_cfg, "status")  # the new table of this release is there and empty

@@ -207,6 +207,24 @@ def cmd_fsck(args: argparse.Namespace, cfg: Config) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace, cfg: Config) -> int:
+    """`purge`: what [retention] says is old, per ticket; --dry-run changes nothing."""
+    from maildesk.act.retention import purge
+    r = cfg.retention
+    if not (r.raw_days or r.attachment_days):
+        views.say("retention is off ([retention] raw_days and attachment_days are 0): everything is kept")
+        return 0
+    done = purge(cfg, open_store(cfg), dry_run=args.dry_run)
+    verb = "would drop" if args.dry_run else "dropped"
+    for t in done.purge.tickets:
+        names = ", ".join(f"{name} ({size} bytes)" for _, _, name, size in t.files)
+        views.say(f"#{t.number} closed {t.closed[:10]}: {verb} {len(t.raw)} raw mail(s), "
+                  f"{len(t.files)} attachment file(s){': ' + names if names else ''}")
+    views.say(f"{len(done.purge.tickets)} ticket(s); {done.files_removed} file(s), {done.bytes_freed} bytes "
+              + ("would be freed (dry run: nothing changed)" if args.dry_run else "freed"))
+    return 0
+
+
 def cmd_report(args: argparse.Namespace, cfg: Config) -> int:
     """`report`: the billing and service sheet for a period."""
     from maildesk import clock
@@ -252,7 +270,7 @@ def cmd_rules(args: argparse.Namespace, cfg: Config) -> int:
 HANDLERS: dict[str, Callable[[argparse.Namespace, Config], int]] = {
     "check": cmd_check, "run": cmd_run, "ingest": cmd_ingest, "customer": cmd_customer, "contact": cmd_contact,
     "ticket": cmd_ticket, "fsck": cmd_fsck, "quarantine": cmd_quarantine, "outbox": cmd_outbox, "rules": cmd_rules,
-    "report": cmd_report, "kb": cmd_kb, "status": cmd_status,
+    "report": cmd_report, "kb": cmd_kb, "status": cmd_status, "purge": cmd_purge,
     "backup": cmd_backup, "restore": cmd_backup}
 
 

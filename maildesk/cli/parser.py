@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("fsck", help="remove stored files (blobs) that no ticket, quarantine or outbox entry needs")
     s.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    s = sub.add_parser("purge", help="drop raw mails and attachment files of tickets closed longer ago than "
+                                     "[retention] says (text and events stay)")
+    s.add_argument("--dry-run", action="store_true", help="only print what would go")
 
     g = sub.add_parser("outbox", help="outgoing mail").add_subparsers(dest="action", required=True)
     a = g.add_parser("list", help="list outgoing mails and their state")

@@ -108,7 +108,8 @@ def ticket_show(store: Store, cfg: Config, number: int, as_json: bool) -> int:
         say(f"\n--- {m['direction']}  {m['date']}  {m['from']}")
         say(m["text"])
         for a in m["attachments"]:
-            say(f"  [attachment] {a['filename']}  {a['size']} bytes  sha256 {a['sha256'][:16]}…")
+            gone = f"  (file purged {a['purged'][:10]})" if a.get("purged") else ""
+            say(f"  [attachment] {a['filename']}  {a['size']} bytes  sha256 {a['sha256'][:16]}…{gone}")
     if rec["mails"]:
         say("\nmails sent:")
         say(table(rec["mails"], ["id", "kind", "to", "status", "attempts", "subject"]))

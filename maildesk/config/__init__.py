@@ -14,9 +14,11 @@ from maildesk.config.keys import (
     Imap,
     Kb,
     Limits,
+    Metrics,
     Plan,
     Processing,
     Queue,
+    Retention,
     Rule,
     Sla,
     Smtp,
@@ -28,6 +30,6 @@ from maildesk.errors import ConfigError
 
 __all__ = [
     "SECTIONS", "TABLE_ARRAYS", "WEEKDAYS", "Authorise", "Config", "ConfigError", "Consultant", "Helpdesk", "Hours",
-    "Imap", "Kb", "Limits", "Plan", "Processing", "Queue", "Rule", "Sla", "Smtp", "Trust", "config_path", "find_line",
-    "load", "markdown_table", "schema", "secret", "tls_context", "update_readme",
+    "Imap", "Kb", "Limits", "Metrics", "Plan", "Processing", "Queue", "Retention", "Rule", "Sla", "Smtp", "Trust",
+    "config_path", "find_line", "load", "markdown_table", "schema", "secret", "tls_context", "update_readme",
 ]

@@ -163,6 +163,17 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Retention:
+    raw_days: int = opt(0, "Raw mails (the stored .eml of each message) of tickets resolved or closed longer ago than this many days are deleted; the text, attachments' names and hashes, and the events stay. 0 keeps them forever.")
+    attachment_days: int = opt(0, "Attachment files of tickets resolved or closed longer ago than this many days are deleted (name, size and sha256 stay in the ticket). 0 keeps them forever.")
+
+
+@dataclass(frozen=True)
+class Metrics:
+    listen: str = opt("", "HOST:PORT for Prometheus metrics over HTTP at /metrics, e.g. 127.0.0.1:9425; a loopback address only (put a proxy in front to expose it). Empty: no metrics endpoint.")
+
+
+@dataclass(frozen=True)
 class Queue:
     name: str = req("Queue name.")
     default: bool = opt(False, "New tickets land in this queue (exactly one queue is the default).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import ssl
@@ -144,6 +145,28 @@ def _validate(cfg: Config, text: str) -> None:
                               line=find_line(text, "limits", "auto_caps"))
     if cfg.imap.enabled and not cfg.imap.username:
         raise ConfigError("required when imap.enabled is true", key="imap.username", line=find_line(text, "imap", None))
+    for key in ("raw_days", "attachment_days"):
+        if getattr(cfg.retention, key) < 0:
+            raise ConfigError("must be 0 (keep forever) or more days", key=f"retention.{key}",
+                              line=find_line(text, "retention", key))
+    if cfg.metrics.listen:
+        metrics_address(cfg.metrics.listen, find_line(text, "metrics", "listen"))
+
+
+def metrics_address(listen: str, line: int | None = None) -> tuple[str, int]:
+    """(host, port) of metrics.listen; only a loopback address: the numbers say how much mail whom sends."""
+    host, sep, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"must be HOST:PORT such as 127.0.0.1:9425, not {listen!r}", key="metrics.listen", line=line)
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConfigError(f"{host!r} is not a loopback address (127.0.0.1, ::1 or localhost); expose the metrics "
+                          "through a proxy instead", key="metrics.listen", line=line)
+    return host, int(port)
 
 
 _HHMM = r"(?:[01]\d|2[0-3]):[0-5]\d"

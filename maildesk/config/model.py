@@ -15,9 +15,11 @@ from maildesk.config.keys import (
     Imap,
     Kb,
     Limits,
+    Metrics,
     Plan,
     Processing,
     Queue,
+    Retention,
     Rule,
     Sla,
     Smtp,
@@ -39,6 +41,8 @@ class Config:
     processing: Processing = field(default_factory=Processing)
     kb: Kb = field(default_factory=Kb)
     limits: Limits = field(default_factory=Limits)
+    retention: Retention = field(default_factory=Retention)
+    metrics: Metrics = field(default_factory=Metrics)
     queue: tuple[Queue, ...] = (Queue(name="general", default=True),)
     consultant: tuple[Consultant, ...] = ()
     path: Path = Path("rules.toml")
@@ -91,6 +95,7 @@ class Config:
 SECTIONS: dict[str, type] = {
     "helpdesk": Helpdesk, "imap": Imap, "smtp": Smtp, "authorise": Authorise, "trust": Trust,
     "sla": Sla, "processing": Processing, "limits": Limits, "kb": Kb,
+    "retention": Retention, "metrics": Metrics,
 }
 # [hours] may also be written as one table (a single calendar, named "default").
 TABLE_ARRAYS: dict[str, type] = {"hours": Hours, "plan": Plan, "rule": Rule, "queue": Queue, "consultant": Consultant}

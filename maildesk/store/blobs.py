@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import time
 from pathlib import Path
 
 from maildesk.errors import StorageBusy
@@ -32,7 +33,11 @@ class BlobStore:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if target.exists() and target.stat().st_size == len(data):
-            return digest
+            try:
+                os.utime(target)  # reused now: a purge or fsck running at this moment leaves it alone
+                return digest
+            except FileNotFoundError:
+                pass  # removed between the check and now: write it again
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{digest}.{os.getpid()}.tmp")
@@ -49,3 +54,26 @@ class BlobStore:
 
     def get(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
+
+    def remove(self, sha256: str, idle: float = 3600) -> int:
+        """Delete a file no row refers to; returns its size, or 0 when it was missing or used in the last `idle` s.
+
+        A message being committed right now may reuse the very bytes: put() touches an existing
+        file before its commit. The file is first moved aside, so a put() from then on writes a
+        new copy, and the moved file is deleted only when nobody touched it recently.
+        """
+        target = self.path(sha256)
+        aside = target.with_name(f".{sha256}.{os.getpid()}.purge")
+        try:
+            os.replace(target, aside)
+        except FileNotFoundError:
+            return 0
+        st = aside.stat()
+        if st.st_mtime > time.time() - idle:  # file ages are file-system time, not maildesk's clock
+            if not target.exists():
+                os.replace(aside, target)
+            else:
+                aside.unlink()
+            return 0
+        aside.unlink()
+        return st.st_size

@@ -15,12 +15,13 @@ from maildesk.store.base import now
 from maildesk.store.mail import MailStore
 from maildesk.store.people import PeopleStore
 from maildesk.store.reports import ReportStore
+from maildesk.store.retention import RetentionStore
 from maildesk.store.tickets import TicketStore
 
 __all__ = ["Store", "now", "open_store"]
 
 
-class Store(TicketStore, PeopleStore, MailStore, ReportStore, ArticleStore):
+class Store(TicketStore, PeopleStore, RetentionStore, MailStore, ReportStore, ArticleStore):
     """The maildesk database: tickets, people, mail bookkeeping and the operator's reports."""
 
 

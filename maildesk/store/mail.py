@@ -160,7 +160,7 @@ class MailStore(StoreBase):
     def referenced_blobs(self) -> set[str]:
         """Every blob hash a row still needs: raw mails, attachments, held mail, outbox attachments."""
         refs: set[str] = set()
-        for sql in ("SELECT raw_sha256 AS h FROM messages", "SELECT sha256 AS h FROM attachments",
+        for sql in ("SELECT raw_sha256 AS h FROM messages", "SELECT sha256 AS h FROM attachments WHERE purged IS NULL",
                     "SELECT raw_sha256 AS h FROM quarantine WHERE status != 'dropped'",
                     "SELECT raw_sha256 AS h FROM inbound WHERE key NOT IN "
                     "(SELECT key FROM quarantine WHERE status = 'dropped')"):

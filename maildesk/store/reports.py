@@ -21,7 +21,8 @@ class ReportStore(StoreBase):
         """A ticket's mails, each with its attachments' metadata."""
         out = []
         for m in self.all("SELECT * FROM messages WHERE ticket = ? ORDER BY id", (ticket,)):
-            atts = self.all("SELECT filename, size, sha256 FROM attachments WHERE message = ? ORDER BY id", (m["id"],))
+            atts = self.all("SELECT filename, size, sha256, purged FROM attachments WHERE message = ? ORDER BY id",
+                            (m["id"],))
             out.append({"direction": m["direction"], "from": m["from_addr"], "to": m["to_addrs"], "date": m["date"],
                         "subject": m["subject"], "message_id": m["message_id"], "text": m["text"],
                         "attachments": atts})

@@ -172,3 +172,13 @@ class Article:
     updated: str
     source_ticket: int | None = None
     author: str | None = None
+
+
+@dataclass(frozen=True)
+class PurgedTicket:
+    """A ticket's files a retention purge dropped: raw-mail hashes and (id, sha256, filename, size) per attachment."""
+
+    number: int
+    closed: str
+    raw: tuple[str, ...]
+    files: tuple[tuple[int, str, str, int], ...]

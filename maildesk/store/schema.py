@@ -110,4 +110,7 @@ MIGRATIONS: list[str] = [
     CREATE TABLE daemon (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER, started TEXT, heartbeat TEXT,
         last_fetch TEXT, imap TEXT, smtp TEXT);
     """,
+    """
+    ALTER TABLE attachments ADD COLUMN purged TEXT;
+    """,
 ]
