@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from maildesk import clock, crash, schedule, shutdown, systemd
+from maildesk import clock, crash, metrics, schedule, shutdown, systemd
 from maildesk.act.escalate import escalate
 from maildesk.config import Config, load
 from maildesk.errors import ConfigError, TransientError
@@ -34,7 +35,8 @@ log = logging.getLogger("maildesk.daemon")
 
 # Keys a reload cannot apply: the open database, and whether there is a fetch loop at all.
 RESTART_ONLY: dict[str, Callable[[Config], object]] = {
-    "helpdesk.data_dir": lambda c: c.data_dir, "imap.enabled": lambda c: c.imap.enabled}
+    "helpdesk.data_dir": lambda c: c.data_dir, "imap.enabled": lambda c: c.imap.enabled,
+    "metrics.listen": lambda c: c.metrics.listen}
 flog = logging.getLogger("maildesk.fetch")
 
 
@@ -57,11 +59,16 @@ class Daemon:
         """Process one message; None means 'leave it where it is and try again later'."""
         if oversized is None and len(raw) > self.cfg.limits.max_message_bytes:
             oversized = len(raw)
+        started = time.perf_counter()  # a measurement for the metrics, never a decision
         try:
-            return self.pipeline.process(raw, uidvalidity=uidvalidity, uid=uid, oversized=oversized)
+            outcome = self.pipeline.process(raw, uidvalidity=uidvalidity, uid=uid, oversized=oversized)
+            metrics.mail_in("duplicate" if outcome.duplicate else outcome.kind.value, time.perf_counter() - started)
+            return outcome
         except TransientError:
+            metrics.mail_in("failed")
             raise
         except Exception as exc:  # a bug or a mail we cannot handle: count it, never loop on it forever
+            metrics.mail_in("failed")
             key = message_key(raw)
             attempts = self.store.count_processing_failure(key, traceback.format_exc(), uidvalidity=uidvalidity,
                                                            uid=uid)
@@ -116,6 +123,7 @@ class Daemon:
                     while await self.drain(src):
                         pass
                     self.last_fetch = clock.now()
+                    self.snapshot()
                     self._recovered()
                     delay = 1.0
                     if once:
@@ -188,11 +196,17 @@ class Daemon:
 
     def beat(self, pid: int | None, started: str | None = None) -> None:
         down = self.sender.down_since
+        self.snapshot()
         self.store.heartbeat(pid, started=started,
                              last_fetch=self.last_fetch.isoformat(timespec="seconds") if self.last_fetch else None,
                              imap=("off" if not self.cfg.imap.enabled else
                                    f"retrying: {self._incident[:200]}" if self._incident else "ok"),
                              smtp=f"down since {down.isoformat(timespec='seconds')}" if down else "ok")
+
+    def snapshot(self) -> None:
+        """The metrics' gauges from the database (after each pass and send, and with each heartbeat)."""
+        if self.cfg.metrics.listen:
+            metrics.SNAPSHOT.update(self.store.health_rows())
 
     async def watchdog_loop(self, every: float) -> None:
         """WATCHDOG=1 from the event loop: a wedged loop stops it, and systemd restarts the process."""
@@ -210,6 +224,7 @@ class Daemon:
         while True:
             self.sender.wake.clear()
             await self.sender.flush()
+            self.snapshot()
             await self.sender.wake.wait()
 
     async def run(self, once: bool = False) -> None:
@@ -226,6 +241,7 @@ class Daemon:
                  asyncio.create_task(self.heartbeat_loop(clock.now().isoformat(timespec="seconds")), name="heartbeat")]
         if (every := systemd.watchdog_seconds()) is not None:
             tasks.append(asyncio.create_task(self.watchdog_loop(every), name="watchdog"))
+        served = metrics.serve(self.cfg.metrics.listen) if self.cfg.metrics.listen else None
         if not self.cfg.imap.enabled:
             self._ready()  # nothing to log in to: the open database is all there is to wait for
         if self.cfg.imap.enabled:
@@ -255,6 +271,8 @@ class Daemon:
             except Exception:  # a stop must not fail on a busy database
                 log.debug("last heartbeat not written", exc_info=True)
             self.sched.shutdown(wait=False)
+            if served is not None:
+                served[0].shutdown()
             self.pipeline.parse.close()
             uninstall(graceful=not pending)  # with a task still hanging, the forced exit stays armed
             log.info("maildesk stopped")

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiosmtplib
 
-from maildesk import clock, crash, shutdown
+from maildesk import clock, crash, metrics, shutdown
 from maildesk.config import Config, secret, tls_context
 from maildesk.models import MailState
 from maildesk.outbound.message import attach
@@ -134,6 +134,7 @@ class OutboxSender:
         with self.store.transaction():
             self.store.update_mail(row.id, status=status, attempts=row.attempts + 1, last_error=error,
                                    sent_at=now() if status is MailState.SENT else None)
+        metrics.mail_out(row.kind, status.value)
         if row.kind in SECRET_KINDS:  # a new password: once it is out (or never will be), no copy stays
             self.store.scrub_mail(row.id, f"[{row.kind} {status.value}: its text held a password and was removed]")
 
@@ -149,6 +150,7 @@ class OutboxSender:
         with self.store.transaction():
             self.store.update_mail(row.id, status=MailState.PENDING, attempts=attempts, last_error=error[:500],
                                    next_attempt=nxt)
+        metrics.mail_out(row.kind, "deferred")
         log.debug("<%s> outbox %d deferred %ds: %s", row.message_id, row.id, wait, error)
 
     def _server_down(self, exc: BaseException) -> None:
