@@ -31,13 +31,19 @@ def wait_for(port: int, want: dict[tuple[str, tuple[tuple[str, str], ...]], floa
         time.sleep(0.2)
 
 
-def test_a_running_daemon_exports_mail_in_out_timing_and_backlog(make_config, customer_factory, dovecot, smtp):
-    port = free_port()
+def start(make_config, customer_factory, port: int, log: str) -> tuple:
+    """A daemon with metrics on `port`, once its log says `log`."""
     cfg = make_config(extra=f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
     customer_factory(cfg)
     daemon = Running(cfg)
+    daemon.wait_log(log)
+    return cfg, daemon
+
+
+def test_a_running_daemon_exports_mail_in_out_timing_and_backlog(make_config, customer_factory, dovecot, smtp):
+    port = free_port()
+    cfg, daemon = start(make_config, customer_factory, port, "maildesk running")
     try:
-        daemon.wait_log("maildesk running")
         dovecot.append(cfg.imap.username, eml("new_request", n=1))
         dovecot.append(cfg.imap.username, eml("stranger"))
         smtp.wait_for(2)
@@ -65,11 +71,8 @@ def test_a_port_in_use_is_logged_once_and_mail_flows_on(make_config, customer_fa
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        cfg = make_config(extra=f'[metrics]\nlisten = "127.0.0.1:{taken.getsockname()[1]}"\n')
-        customer_factory(cfg)
-        daemon = Running(cfg)
+        cfg, daemon = start(make_config, customer_factory, taken.getsockname()[1], "running without metrics")
         try:
-            daemon.wait_log("running without metrics")
             dovecot.append(cfg.imap.username, eml("new_request", n=1))
             assert smtp.wait_for(1)
         finally:
