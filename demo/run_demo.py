@@ -107,6 +107,8 @@ def main() -> None:
             imap.append(user, path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
             wait(lambda: imap.count(user, "INBOX") == 0, f"{path.name} to be processed")
         wait(lambda: "pending" not in maildesk("outbox", "list"), "the outbox to drain")
+        print("\n== maildesk status  (while the daemon runs; exit 0 = healthy)")
+        print(maildesk("status"))
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(10)
 

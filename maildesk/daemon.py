@@ -53,6 +53,7 @@ class Daemon:
         self.last_fetch: datetime | None = None  # the last pass over the mailbox that succeeded
         self.ready = False
         self.sched: AsyncIOScheduler | None = None
+        self.beat_soon = asyncio.Event()  # a pass over the mailbox ended: write the heartbeat
 
     def handle(self, raw: bytes, uidvalidity: int | None = None, uid: int | None = None,
                oversized: int | None = None) -> Outcome | None:
@@ -123,6 +124,7 @@ class Daemon:
                     while await self.drain(src):
                         pass
                     self.last_fetch = clock.now()
+                    self.beat_soon.set()
                     self.snapshot()
                     self._recovered()
                     delay = 1.0
@@ -189,10 +191,21 @@ class Daemon:
         return f"{state}; {self.store.pending_mail_count()} in outbox; last fetch {fetched}"
 
     async def heartbeat_loop(self, started: str) -> None:
-        """Every 30 s: liveness, last fetch, IMAP and SMTP state in the database (`maildesk status` reads it)."""
+        """Liveness, last fetch, IMAP and SMTP state in the database (`maildesk status` reads it).
+
+        Every 30 s, and after a pass over the mailbox, but at most once in 5 s however busy it is.
+        """
+        loop = asyncio.get_running_loop()
         while True:
             self.beat(os.getpid(), started)
-            await asyncio.sleep(30)
+            self.beat_soon.clear()
+            beaten = loop.time()
+            try:
+                async with asyncio.timeout(30):
+                    await self.beat_soon.wait()
+            except TimeoutError:
+                continue
+            await asyncio.sleep(max(0.0, 5 - (loop.time() - beaten)))
 
     def beat(self, pid: int | None, started: str | None = None) -> None:
         down = self.sender.down_since

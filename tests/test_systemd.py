@@ -44,6 +44,10 @@ def test_ready_status_watchdog_and_stopping_reach_the_notify_socket(cfg, tmp_pat
             healthy = cli(cfg, "status", "--json")
             assert healthy.returncode == 0, healthy.stdout
             assert json.loads(healthy.stdout)["daemon"]["pid"] == proc.pid
+            deadline = time.monotonic() + 10  # the first pass is in the heartbeat soon, not after 30 s
+            while json.loads(cli(cfg, "status", "--json").stdout)["daemon"]["last_fetch"] is None:
+                assert time.monotonic() < deadline, "last_fetch not written after the first pass"
+                time.sleep(0.2)
             proc.send_signal(signal.SIGTERM)
             assert receive(sock, "STOPPING=1", timeout=10)
             assert proc.wait(10) == 0
