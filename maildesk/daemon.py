@@ -21,7 +21,7 @@ from maildesk import clock, crash, metrics, schedule, shutdown, systemd
 from maildesk.act.escalate import escalate
 from maildesk.config import Config, load
 from maildesk.errors import ConfigError, TransientError
-from maildesk.inbound.fetch import ImapSource
+from maildesk.inbound.fetch import ImapSource, fetch_batches
 from maildesk.inbound.headers import message_key
 from maildesk.models import Outcome
 from maildesk.outbound.smtp import OutboxSender
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger("maildesk.daemon")
+
+WINDOW = 200  # UIDs whose sizes are asked in one command
+FRESH_EVERY = 1.0  # seconds between looks for mail that arrived during a long pass
 
 # Keys a reload cannot apply: the open database, and whether there is a fetch loop at all.
 RESTART_ONLY: dict[str, Callable[[Config], object]] = {
@@ -80,35 +83,68 @@ class Daemon:
             return None
 
     async def drain(self, src: ImapSource) -> int:
-        """Process every message in the mailbox once; returns how many left it."""
+        """Process every message in the mailbox once, in bounded batches; returns how many left it.
+
+        UIDs come from one UID SEARCH; sizes, bodies and moves go a window or a batch at a time, so
+        neither a 100k backlog nor one slow command can stall a pass, and every batch makes progress.
+        Mail that arrives while a long backlog drains is taken next, before the rest of the backlog.
+        """
         mailbox = self.cfg.imap.mailbox
         mark = self.store.watermark(mailbox)
         if mark and mark.uidvalidity != src.uidvalidity:
             flog.warning("UIDVALIDITY of %s changed (%s -> %s): mailbox was re-created; message keys prevent "
                          "duplicates", mailbox, mark.uidvalidity, src.uidvalidity)
+        pending = await src.uids()
+        newest = pending[-1] if pending else 0
+        loop = asyncio.get_running_loop()
+        looked = loop.time()
         moved = 0
-        for uid, size in sorted((await src.sizes()).items()):
-            if shutdown.requested.is_set():  # the message in hand was finished; the rest waits in the INBOX
-                break
-            big = size > self.cfg.limits.max_message_bytes
-            raw = await (src.fetch_headers(uid) if big else src.fetch(uid))
-            if raw is None:
-                continue
-            crash.point("after-fetch")
-            outcome = self.handle(raw, src.uidvalidity, uid, oversized=size if big else None)
-            if outcome is None:
-                continue
-            crash.point("after-commit")
-            c = self.cfg.imap
-            folder = c.quarantine_folder if outcome.folder == "quarantine" else c.processed_folder
-            if outcome.replacement is not None:  # the original holds a password: keep only the redacted copy
-                await src.replace(uid, outcome.replacement, folder)
-            else:
-                await src.move(uid, folder)
-            self.store.set_watermark(mailbox, src.uidvalidity, uid)
-            moved += 1
-            self.sender.wake.set()
+        while pending and not shutdown.requested.is_set():
+            if loop.time() - looked > FRESH_EVERY:  # a customer who writes now does not wait behind the backlog
+                fresh = await src.uids(above=newest)
+                looked = loop.time()
+                if fresh:
+                    newest, pending = fresh[-1], fresh + pending
+            window, pending = pending[:WINDOW], pending[WINDOW:]
+            sizes = await src.sizes(window)
+            for batch in fetch_batches(sizes, self.cfg.limits.max_message_bytes):
+                moved += await self.take(src, batch, sizes)
+                if shutdown.requested.is_set():  # the messages in hand were finished; the rest waits
+                    break
         return moved
+
+    async def take(self, src: ImapSource, uids: list[int], sizes: dict[int, int]) -> int:
+        """Fetch, process and move one batch; returns how many left the mailbox."""
+        big = [u for u in uids if sizes[u] > self.cfg.limits.max_message_bytes]
+        raws = await src.fetch_many([u for u in uids if u not in big]) if len(big) < len(uids) else {}
+        for uid in big:  # too large to fetch: the header is enough to quarantine it
+            if (header := await src.fetch_headers(uid)) is not None:
+                raws[uid] = header
+        c = self.cfg.imap
+        done: dict[str, list[int]] = {c.processed_folder: [], c.quarantine_folder: []}
+        try:
+            for uid in sorted(raws):
+                crash.point("after-fetch")
+                outcome = self.handle(raws.pop(uid), src.uidvalidity, uid,
+                                      oversized=sizes[uid] if uid in big else None)
+                if outcome is None:
+                    continue
+                crash.point("after-commit")
+                folder = c.quarantine_folder if outcome.folder == "quarantine" else c.processed_folder
+                if outcome.replacement is not None:  # the original holds a password: keep only the redacted copy
+                    await src.replace(uid, outcome.replacement, folder)
+                else:
+                    done[folder].append(uid)
+                self.sender.wake.set()
+                if shutdown.requested.is_set():
+                    break
+        finally:  # what was committed leaves the INBOX now (a failure here: the next pass finds it a duplicate)
+            if not src.lost:
+                for folder, moving in done.items():
+                    await src.move(moving, folder)
+                if any(done.values()):
+                    self.store.set_watermark(self.cfg.imap.mailbox, src.uidvalidity, max(sum(done.values(), [])))
+        return sum(len(v) for v in done.values())
 
     async def fetch_loop(self, once: bool = False) -> None:
         """Connect, drain, wait for mail (IDLE or poll); on a fault back off, logging once per incident."""

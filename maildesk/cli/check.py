@@ -22,7 +22,7 @@ async def check_imap(cfg: Config) -> bool:
     src = ImapSource(cfg)
     try:
         await src.connect()
-        n = len(await src.sizes())
+        n = len(await src.uids())
         caps = [c for c in ("IDLE", "MOVE", "UIDPLUS") if src.conn.has_capability(c)]
         return report(True, f"IMAP {cfg.imap.host}:{cfg.imap.port}",
                       f"{cfg.imap.mailbox} has {n} message(s); server offers {', '.join(caps) or 'none of IDLE/MOVE'}")

@@ -111,9 +111,22 @@ class ImapSource:
             self.lost = True
             raise MailServerDown(f"IMAP {what}: {exc.__class__.__name__}: {exc}") from exc
 
-    async def sizes(self) -> dict[int, int]:
-        """RFC822.SIZE of every message in the mailbox, by UID, in one command."""
-        resp = await self._call(self.conn.uid("fetch", "1:*", "(UID RFC822.SIZE)"), "UID FETCH SIZE")
+    async def uids(self, above: int = 0) -> list[int]:
+        """The UIDs in the mailbox above `above`, ascending (one UID SEARCH; a line of numbers even for 100k)."""
+        resp = await self._call(self.conn.uid_search(f"UID {above + 1}:*", charset=None), "UID SEARCH")
+        if resp.result != "OK":
+            raise MailServerDown(f"UID SEARCH: {_text(resp)}")
+        found: set[int] = set()
+        for line in resp.lines[:-1]:  # the untagged "* SEARCH n n n" (aioimaplib drops the "SEARCH"); then "OK"
+            words = bytes(line).split() if isinstance(line, (bytes, bytearray)) else []
+            words = words[1:] if words[:1] == [b"SEARCH"] else words
+            if all(w.isdigit() for w in words):
+                found.update(int(w) for w in words)
+        return sorted(u for u in found if u > above)  # "n:*" also names the highest UID when it is below n
+
+    async def sizes(self, uids: list[int]) -> dict[int, int]:
+        """RFC822.SIZE of some messages, by UID, in one command (callers pass a bounded window)."""
+        resp = await self._call(self.conn.uid("fetch", uid_set(uids), "(UID RFC822.SIZE)"), "UID FETCH SIZE")
         if resp.result != "OK":
             raise MailServerDown(f"UID FETCH RFC822.SIZE: {_text(resp)}")
         out: dict[int, int] = {}
@@ -124,6 +137,13 @@ class ImapSource:
                     out[int(uid.group(1))] = int(size.group(1))
         return out
 
+    async def fetch_many(self, uids: list[int]) -> dict[int, bytes]:
+        """The raw bytes of several messages in one command, without setting \\Seen; a vanished one is left out."""
+        resp = await self._call(self.conn.uid("fetch", uid_set(uids), "(UID BODY.PEEK[])"), "UID FETCH")
+        if resp.result != "OK":
+            raise MailServerDown(f"UID FETCH {uid_set(uids)[:40]}: {_text(resp)}")
+        return literals_by_uid(resp.lines)
+
     async def fetch_headers(self, uid: int) -> bytes | None:
         """Only the header of a message (for one too large to fetch)."""
         resp = await self._call(self.conn.uid("fetch", str(uid), "(UID BODY.PEEK[HEADER])"), "UID FETCH HEADER")
@@ -132,30 +152,22 @@ class ImapSource:
                 return bytes(line)
         return None
 
-    async def fetch(self, uid: int) -> bytes | None:
-        """The raw bytes of one message, without setting \\Seen; None when it is gone."""
-        resp = await self._call(self.conn.uid("fetch", str(uid), "(UID BODY.PEEK[])"), "UID FETCH")
-        if resp.result != "OK":
-            raise MailServerDown(f"UID FETCH {uid}: {_text(resp)}")
-        for line in resp.lines:
-            if isinstance(line, bytearray):
-                return bytes(line)
-        return None
-
-    async def move(self, uid: int, folder: str) -> None:
-        """Move one message out of the mailbox (MOVE, else COPY + \\Deleted + UID EXPUNGE)."""
-        imap = self.conn
-        if imap.has_capability("MOVE"):
-            resp = await self._call(imap.uid("move", str(uid), quoted(folder)), "UID MOVE")
-            if resp.result != "OK":
-                raise MailServerDown(f"UID MOVE {uid}: {_text(resp)}")
+    async def move(self, uids: list[int], folder: str) -> None:
+        """Move messages out of the mailbox in one command (MOVE, else COPY + \\Deleted + UID EXPUNGE)."""
+        if not uids:
             return
-        resp = await self._call(imap.uid("copy", str(uid), quoted(folder)), "UID COPY")
+        imap, which = self.conn, uid_set(uids)
+        if imap.has_capability("MOVE"):
+            resp = await self._call(imap.uid("move", which, quoted(folder)), "UID MOVE")
+            if resp.result != "OK":
+                raise MailServerDown(f"UID MOVE {which[:40]}: {_text(resp)}")
+            return
+        resp = await self._call(imap.uid("copy", which, quoted(folder)), "UID COPY")
         if resp.result != "OK":
-            raise MailServerDown(f"UID COPY {uid}: {_text(resp)}")
-        await self._call(imap.uid("store", str(uid), "+FLAGS.SILENT", r"(\Deleted)"), "UID STORE")
+            raise MailServerDown(f"UID COPY {which[:40]}: {_text(resp)}")
+        await self._call(imap.uid("store", which, "+FLAGS.SILENT", r"(\Deleted)"), "UID STORE")
         if imap.has_capability("UIDPLUS"):
-            await self._call(imap.uid("expunge", str(uid)), "UID EXPUNGE")
+            await self._call(imap.uid("expunge", which), "UID EXPUNGE")
         else:
             await self._call(imap.expunge(), "EXPUNGE")
 
@@ -196,6 +208,58 @@ class ImapSource:
                     self.lost = True
         if self.lost:
             raise MailServerDown("IMAP connection lost during IDLE")
+
+
+BATCH_BYTES = 8 * 1024 * 1024  # one FETCH brings at most this much (a larger message comes alone)
+BATCH_COUNT = 50  # and at most this many messages
+
+
+def fetch_batches(sizes: dict[int, int], too_large: int) -> list[list[int]]:
+    """Consecutive UIDs grouped for one FETCH each: bounded in bytes and count, so memory stays flat.
+
+    A message over `too_large` is not fetched at all (only its header), so it costs nothing here.
+    """
+    batches: list[list[int]] = []
+    current: list[int] = []
+    weight = 0
+    for uid in sorted(sizes):
+        size = 0 if sizes[uid] > too_large else sizes[uid]
+        if current and (weight + size > BATCH_BYTES or len(current) >= BATCH_COUNT):
+            batches.append(current)
+            current, weight = [], 0
+        current.append(uid)
+        weight += size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def uid_set(uids: list[int]) -> str:
+    """An IMAP UID set with runs folded: [1, 2, 3, 7, 9, 10] -> "1:3,7,9:10"."""
+    parts: list[str] = []
+    ordered = sorted(set(uids))
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def literals_by_uid(lines: list[bytes | bytearray]) -> dict[int, bytes]:
+    """Each message literal of a multi-message FETCH with its UID (named before the literal, or after it)."""
+    out: dict[int, bytes] = {}
+    for i, line in enumerate(lines):
+        if not isinstance(line, bytearray):
+            continue
+        for near in (lines[i - 1] if i else b"", lines[i + 1] if i + 1 < len(lines) else b""):
+            m = re.search(rb"UID (\d+)", near) if isinstance(near, bytes) else None
+            if m:
+                out[int(m.group(1))] = bytes(line)
+                break
+    return out
 
 
 def _text(resp: aioimaplib.Response) -> str:
