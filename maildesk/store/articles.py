@@ -13,13 +13,13 @@ class ArticleStore(StoreBase):
 
     def add_article(self, *, title: str, body: str, language: str, queues: str = "", status: str = "draft",
                     source_ticket: int | None = None, author: str | None = None) -> int:
-        row = self.db.table("articles").insert({
+        aid = self.insert("articles", {
             "title": title, "body": body, "language": language, "queues": queues, "status": status,
             "source_ticket": source_ticket, "author": author, "created": now(), "updated": now()})
-        return int(row.last_pk or 0)
+        return aid
 
     def update_article(self, aid: int, **changes: Any) -> None:
-        self.db.table("articles").update(aid, {**changes, "updated": now()})
+        self.update("articles", "id", aid, {**changes, "updated": now()})
 
     def article(self, aid: int) -> Article | None:
         row = self.one("SELECT * FROM articles WHERE id = ?", (aid,))

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,15 @@ def statements(script: str) -> list[str]:
     if current.strip():
         out.append(current.strip())
     return [s for s in out if s.strip(" ;\n")]
+
+
+def _value(v: Any) -> Any:
+    """A Python value as SQLite stores it: enums by value, lists and dicts as JSON (as sqlite-utils did)."""
+    if isinstance(v, Enum):
+        return v.value
+    if isinstance(v, (list, dict, tuple)):
+        return json.dumps(v, ensure_ascii=False)
+    return v
 
 
 class StoreBase:
@@ -107,8 +117,40 @@ class StoreBase:
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
+    # -- plain writes (sqlite-utils' table helpers look the schema up on every call: ~50 statements a mail) --
+
+    def insert(self, table: str, row: dict[str, Any]) -> int:
+        """INSERT one row; returns its rowid (the id of an INTEGER PRIMARY KEY table)."""
+        cols = ", ".join(f'"{c}"' for c in row)
+        return self._write(f'INSERT INTO "{table}" ({cols}) VALUES ({", ".join("?" * len(row))})',
+                           [_value(v) for v in row.values()])
+
+    def upsert(self, table: str, row: dict[str, Any], pk: str | tuple[str, ...]) -> None:
+        """INSERT one row, or UPDATE the given columns of the row with the same key."""
+        keys = (pk,) if isinstance(pk, str) else pk
+        cols = ", ".join(f'"{c}"' for c in row)
+        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in row if c not in keys)
+        self._write(f'INSERT INTO "{table}" ({cols}) VALUES ({", ".join("?" * len(row))}) '
+                    f'ON CONFLICT ({", ".join(keys)}) DO ' + (f"UPDATE SET {sets}" if sets else "NOTHING"),
+                    [_value(v) for v in row.values()])
+
+    def update(self, table: str, key: str, value: Any, changes: dict[str, Any]) -> None:
+        """UPDATE some columns of the row whose `key` column is `value`."""
+        if changes:
+            sets = ", ".join(f'"{c}" = ?' for c in changes)
+            self._write(f'UPDATE "{table}" SET {sets} WHERE "{key}" = ?',
+                        [*(_value(v) for v in changes.values()), value])
+
+    def _write(self, sql: str, params: list[Any]) -> int:
+        """One statement; outside a transaction() it commits at once (as a single write should)."""
+        alone = not self.db.conn.in_transaction
+        cur = self.db.conn.execute(sql, params)
+        if alone:
+            self.db.conn.commit()
+        return int(cur.lastrowid or 0)
+
     def event(self, ticket: int | None, key: str | None, kind: str, detail: str | dict[str, Any]) -> None:
         """Record what happened (inside the transaction of the change), for the ticket's history and the log."""
         text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False, sort_keys=True)
-        self.db.table("events").insert({"ticket": ticket, "message_key": key, "kind": kind, "detail": text,
+        self.insert("events", {"ticket": ticket, "message_key": key, "kind": kind, "detail": text,
                                         "created": now()})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import datetime
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ class MailStore(StoreBase):
 
     def record_inbound(self, key: str, **facts: Any) -> None:
         """Write (or update) what became of one message."""
-        self.db.table("inbound").upsert({"key": key, **facts, "updated": now()}, pk="key")
+        self.upsert("inbound", {"key": key, **facts, "updated": now()}, pk="key")
 
     def count_processing_failure(self, key: str, error: str, **facts: Any) -> int:
         """Count one failed processing attempt of a message (own transaction); returns the attempts so far."""
@@ -40,23 +39,23 @@ class MailStore(StoreBase):
     def hold(self, *, key: str, reason: str, sender: str, subject: str, date: str, raw_sha256: str,
              attempts: int) -> int:
         """Quarantine a message; returns its quarantine ID."""
-        row = self.db.table("quarantine").insert({
+        qid = self.insert("quarantine", {
             "key": key, "reason": reason, "sender": sender, "subject": subject, "date": date,
             "raw_sha256": raw_sha256, "attempts": attempts, "status": HeldState.HELD.value, "created": now(),
         })
-        return int(row.last_pk or 0)
+        return qid
 
     def held(self, qid: int) -> Held | None:
         return from_row(Held, self.one("SELECT * FROM quarantine WHERE id = ?", (qid,)))
 
     def set_held_status(self, qid: int, status: HeldState) -> None:
-        self.db.table("quarantine").update(qid, {"status": status.value})
+        self.update("quarantine", "id", qid, {"status": status.value})
 
     # -- outbox -------------------------------------------------------------------
 
     def enqueue(self, *, ticket: int | None, kind: str, message_id: str, mail_from: str, rcpt: str, subject: str,
                 raw: bytes, attachments: str | None) -> None:
-        self.db.table("outbox").insert({
+        self.insert("outbox", {
             "ticket": ticket, "kind": kind, "message_id": message_id, "mail_from": mail_from, "rcpt": rcpt,
             "subject": subject, "raw": raw, "attachments": attachments, "status": MailState.PENDING.value,
             "attempts": 0, "next_attempt": now(), "created": now(),
@@ -69,7 +68,7 @@ class MailStore(StoreBase):
             row = {"id": 1, "pid": pid, "heartbeat": now(), "last_fetch": last_fetch, "imap": imap, "smtp": smtp}
             if started:
                 row["started"] = started
-            self.db.table("daemon").upsert(row, pk="id")
+            self.upsert("daemon", row, pk="id")
 
     def pending_mail_count(self) -> int:
         row = self.one("SELECT COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'sending')")
@@ -98,7 +97,7 @@ class MailStore(StoreBase):
         return [OutboxMail(**r) for r in self.all("SELECT * FROM outbox WHERE status = 'sending'")]
 
     def update_mail(self, oid: int, **changes: Any) -> None:
-        self.db.table("outbox").update(oid, {k: v.value if isinstance(v, Enum) else v for k, v in changes.items()})
+        self.update("outbox", "id", oid, changes)
 
     def count_mail(self, *, rcpt: str | None = None, ticket: int | None = None, kinds: tuple[str, ...] = (),
                    not_kind: str | None = None, since: datetime) -> int:
@@ -124,7 +123,7 @@ class MailStore(StoreBase):
         return from_row(BounceFlag, self.one("SELECT * FROM bounced WHERE address = ?", (address.lower(),)))
 
     def flag_bounced(self, address: str, outbox: int) -> None:
-        self.db.table("bounced").upsert({"address": address.lower(), "at": now(), "outbox": outbox}, pk="address")
+        self.upsert("bounced", {"address": address.lower(), "at": now(), "outbox": outbox}, pk="address")
 
     def clear_bounce_flag(self, address: str) -> bool:
         return bool(self.db.execute("DELETE FROM bounced WHERE address = ?", (address.lower(),)).rowcount)
@@ -134,7 +133,7 @@ class MailStore(StoreBase):
         row = self.one("SELECT last_sent FROM notices WHERE address = ? AND kind = ?", (address, kind))
         if row and (clock.now() - datetime.fromisoformat(row["last_sent"])).total_seconds() < interval_hours * 3600:
             return False
-        self.db.table("notices").upsert({"address": address, "kind": kind, "last_sent": now()}, pk=("address", "kind"))
+        self.upsert("notices", {"address": address, "kind": kind, "last_sent": now()}, pk=("address", "kind"))
         return True
 
     def forget_notices(self, before: datetime) -> int:
@@ -154,7 +153,7 @@ class MailStore(StoreBase):
             mark = self.watermark(mailbox)
             if mark and mark.uidvalidity == uidvalidity and mark.last_uid >= uid:
                 return
-            self.db.table("watermarks").upsert({"mailbox": mailbox, "uidvalidity": uidvalidity, "last_uid": uid},
+            self.upsert("watermarks", {"mailbox": mailbox, "uidvalidity": uidvalidity, "last_uid": uid},
                                          pk="mailbox")
 
     def referenced_blobs(self) -> set[str]:

@@ -29,17 +29,17 @@ class PeopleStore(StoreBase):
 
     def insert_customer(self, cid: str, name: str, language: str | None, password_hash: str | None,
                         plan: str | None = None) -> None:
-        self.db.table("customers").insert({"id": cid, "name": name, "language": language,
+        self.insert("customers", {"id": cid, "name": name, "language": language,
                                            "password_hash": password_hash, "plan": plan, "created": now()})
 
     def update_customer(self, cid: str, **changes: Any) -> None:
-        self.db.table("customers").update(cid, changes)
+        self.update("customers", "id", cid, changes)
 
     def set_password_hash(self, cid: str, password_hash: str) -> None:
-        self.db.table("customers").update(cid, {"password_hash": password_hash})
+        self.update("customers", "id", cid, {"password_hash": password_hash})
 
     def put_contact(self, cid: str, email: str, added_by: str, admin: bool = False) -> None:
-        self.db.table("contacts").upsert({"customer_id": cid, "email": email, "admin": int(admin), "added_by": added_by,
+        self.upsert("contacts", {"customer_id": cid, "email": email, "admin": int(admin), "added_by": added_by,
                                     "created": now()}, pk=("customer_id", "email"))
 
     def delete_contact(self, cid: str, email: str) -> bool:
@@ -54,7 +54,7 @@ class PeopleStore(StoreBase):
     # -- licences -------------------------------------------------------------------
 
     def add_licence(self, cid: str, product: str, number: str) -> None:
-        self.db.table("licences").insert({"number": number, "customer_id": cid, "product": product,
+        self.insert("licences", {"number": number, "customer_id": cid, "product": product,
                                           "created": now()})
 
     def licence(self, number: str) -> tuple[str, str] | None:
@@ -76,7 +76,7 @@ class PeopleStore(StoreBase):
 
     def count_auth_failure(self, scope: str, subject: str, since: datetime) -> int:
         """Record one failed check; returns the failures of (scope, subject) since `since`, this one included."""
-        self.db.table("auth_failures").insert({"scope": scope, "subject": subject, "at": now()})
+        self.insert("auth_failures", {"scope": scope, "subject": subject, "at": now()})
         row = self.one("SELECT COUNT(*) AS n FROM auth_failures WHERE scope = ? AND subject = ? AND at >= ?",
                        (scope, subject, since.isoformat(timespec="seconds")))
         return int(row["n"]) if row else 0
@@ -89,7 +89,7 @@ class PeopleStore(StoreBase):
 
     def block(self, scope: str, subject: str, until: datetime, level: int) -> None:
         """Start (or lengthen) a backoff, and forget the failures that led to it."""
-        self.db.table("auth_blocks").upsert({"scope": scope, "subject": subject, "level": level,
+        self.upsert("auth_blocks", {"scope": scope, "subject": subject, "level": level,
                                        "until": until.isoformat(timespec="seconds")}, pk=("scope", "subject"))
         self.db.execute("DELETE FROM auth_failures WHERE scope = ? AND subject = ?", (scope, subject))
 
@@ -101,13 +101,13 @@ class PeopleStore(StoreBase):
         return (float(row["tokens"]), datetime.fromisoformat(row["updated"])) if row else None
 
     def set_bucket(self, sender: str, tokens: float) -> None:
-        self.db.table("buckets").upsert({"sender": sender, "tokens": tokens,
+        self.upsert("buckets", {"sender": sender, "tokens": tokens,
                                    "updated": clock.now().isoformat(timespec="seconds")}, pk="sender")
 
     # -- consultants' presence ------------------------------------------------------
 
     def set_away(self, email: str, until: str | None) -> None:
-        self.db.table("away").upsert({"email": email.lower(), "until": until, "since": now()}, pk="email")
+        self.upsert("away", {"email": email.lower(), "until": until, "since": now()}, pk="email")
 
     def set_back(self, email: str) -> bool:
         return bool(self.db.execute("DELETE FROM away WHERE email = ?", (email.lower(),)).rowcount)

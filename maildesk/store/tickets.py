@@ -21,14 +21,14 @@ class TicketStore(StoreBase):
 
     def insert_ticket(self, **fields: Any) -> Ticket:
         """A new ticket row (every column named in the schema's tickets table)."""
-        self.db.table("tickets").insert({"created": now(), "updated": now(), **fields})
+        self.insert("tickets", {"created": now(), "updated": now(), **fields})
         ticket = self.ticket(fields["number"])
         assert ticket is not None
         return ticket
 
     def update_ticket(self, number: int, **changes: Any) -> Ticket:
         """Change some fields; `updated` is stamped. Returns the row as it is now."""
-        self.db.table("tickets").update(number, {**changes, "updated": now()})
+        self.update("tickets", "number", number, {**changes, "updated": now()})
         ticket = self.ticket(number)
         assert ticket is not None
         return ticket
@@ -43,23 +43,23 @@ class TicketStore(StoreBase):
 
     def link_message_id(self, message_id: str, ticket: int) -> None:
         """A Message-ID that threads replies onto the ticket (ours or the customer's)."""
-        self.db.table("thread_ids").upsert({"message_id": message_id, "ticket": ticket}, pk="message_id")
+        self.upsert("thread_ids", {"message_id": message_id, "ticket": ticket}, pk="message_id")
 
     def add_message(self, ticket: int, *, direction: str, message_id: str, message_key: str, from_addr: str,
                     to_addrs: str, date: str, subject: str, text: str, original_text: str | None, raw_sha256: str,
                     attachments: tuple[Attachment, ...]) -> int:
         """A mail on a ticket with its attachments' metadata (the bytes are blobs); returns the message's id."""
-        row = self.db.table("messages").insert({
+        mid = self.insert("messages", {
             "ticket": ticket, "direction": direction, "message_id": message_id, "message_key": message_key,
             "from_addr": from_addr, "to_addrs": to_addrs, "date": date, "subject": subject, "text": text,
             "original_text": original_text, "raw_sha256": raw_sha256, "created": now(),
         })
         for att in attachments:
-            self.db.table("attachments").insert({"message": row.last_pk, "filename": att.filename,
+            self.insert("attachments", {"message": mid, "filename": att.filename,
                                            "content_type": att.content_type, "size": att.size, "sha256": att.sha256})
         if message_id:
             self.link_message_id(message_id, ticket)
-        return int(row.last_pk or 0)
+        return mid
 
     def first_message_id(self, ticket: int) -> str:
         """The Message-ID of the mail that opened the ticket ('' when it had none)."""
