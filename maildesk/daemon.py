@@ -120,6 +120,7 @@ class Daemon:
         for uid in big:  # too large to fetch: the header is enough to quarantine it
             if (header := await src.fetch_headers(uid)) is not None:
                 raws[uid] = header
+        self.pipeline.parse.prefetch([raws[u] for u in sorted(raws) if u not in big])
         c = self.cfg.imap
         done: dict[str, list[int]] = {c.processed_folder: [], c.quarantine_folder: []}
         try:
@@ -139,6 +140,7 @@ class Daemon:
                 if shutdown.requested.is_set():
                     break
         finally:  # what was committed leaves the INBOX now (a failure here: the next pass finds it a duplicate)
+            self.pipeline.parse.forget()
             if not src.lost:
                 for folder, moving in done.items():
                     await src.move(moving, folder)

@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import signal
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
@@ -38,14 +38,31 @@ class ParseWorker:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.pool: ProcessPoolExecutor | None = None
+        self.ahead: dict[bytes, Future[ParsedMail]] = {}  # parses started before the daemon asked for them
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=_die_with_parent, initargs=(os.getpid(),))
+        return self.pool
+
+    def prefetch(self, raws: list[bytes]) -> None:
+        """Start parsing a fetched batch now: the worker parses the next mail while the daemon commits this one."""
+        if self.limits.parse_timeout > 0:
+            for raw in raws:
+                if raw not in self.ahead:
+                    self.ahead[raw] = self._pool().submit(parse, raw, self.limits)
+
+    def forget(self) -> None:
+        """Drop parses started for mails that will not be asked for now (a stop in the middle of a batch)."""
+        for future in self.ahead.values():
+            future.cancel()
+        self.ahead.clear()
 
     def __call__(self, raw: bytes) -> ParsedMail:
         if self.limits.parse_timeout <= 0:
             return parse(raw, self.limits)
-        if self.pool is None:
-            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=_die_with_parent, initargs=(os.getpid(),))
-        future = self.pool.submit(parse, raw, self.limits)
+        future = self.ahead.pop(raw, None) or self._pool().submit(parse, raw, self.limits)
         deadline = time.monotonic() + self.limits.parse_timeout
         while True:  # in slices, so a stop signal does not wait for a hostile parse to time out
             try:
@@ -67,6 +84,7 @@ class ParseWorker:
 
     def close(self) -> None:
         """Stop the worker at once, even in the middle of a parse."""
+        self.ahead.clear()  # they die with the worker: asked for again, they are parsed anew
         pool, self.pool = self.pool, None
         if pool is not None:
             for proc in list(getattr(pool, "_processes", {}).values()):
