@@ -56,6 +56,7 @@ class OutboxSender:
         self.down_since: datetime | None = None
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._client: aiosmtplib.SMTP | None = None  # one connection for a whole flush
 
 
     async def flush(self) -> int:
@@ -63,14 +64,38 @@ class OutboxSender:
         async with self._lock:
             sent = 0
             args = None
-            while rows := self.store.due_mail():
-                args = args or smtp_args(self.cfg)  # once per flush, not per mail (password_file is a read)
-                for row in rows:
-                    ok = await self._deliver(row, args)
-                    if ok is None:  # server unreachable: no point trying the rest now
-                        return sent
-                    sent += ok
-            return sent
+            try:
+                while rows := self.store.due_mail():
+                    args = args or smtp_args(self.cfg)  # once per flush, not per mail (password_file is a read)
+                    for row in rows:
+                        ok = await self._deliver(row, args)
+                        if ok is None:  # server unreachable: no point trying the rest now
+                            return sent
+                        sent += ok
+                return sent
+            finally:
+                await self._hang_up()
+
+    async def _transmit(self, row: OutboxMail, data: bytes, args: dict[str, Any]) -> None:
+        """One mail over the flush's connection (opened on first use: connect, STARTTLS, login)."""
+        if self._client is None:
+            client = aiosmtplib.SMTP(**args)
+            await client.connect()
+            self._client = client
+        try:
+            await self._client.sendmail(row.mail_from, [row.rcpt], data)
+        except BaseException:  # whatever state the session is in now, the next mail gets a fresh one
+            await self._hang_up()
+            raise
+
+    async def _hang_up(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                async with asyncio.timeout(2):
+                    await client.quit()
+            except Exception:  # already gone, or rude: it is closed either way
+                client.close()
 
     def _claim(self, row: OutboxMail) -> bool:
         """Mark a mail as being sent, so another maildesk process (ingest, CLI) cannot send it too."""
@@ -108,7 +133,7 @@ class OutboxSender:
             return False
         try:
             try:
-                await aiosmtplib.send(data, sender=row.mail_from, recipients=[row.rcpt], **args)
+                await self._transmit(row, data, args)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 raise exc.recipients[0] from exc  # one recipient per mail: its own answer is the answer
         except aiosmtplib.SMTPResponseException as exc:
