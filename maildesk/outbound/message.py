@@ -6,7 +6,9 @@ goes out. Attachments travel as blob references and are added at send time.
 
 from __future__ import annotations
 
+import base64
 import email
+import email.header
 import email.policy
 import email.utils
 import hashlib
@@ -14,6 +16,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
+from email.headerregistry import Address
 from email.message import EmailMessage
 
 from maildesk.config import Config
@@ -24,7 +27,8 @@ from maildesk.store.blobs import BlobStore
 
 # Python folds a header just over 78 characters into an empty first line ("Subject:\r\n text"),
 # which some clients show with a leading space; 120 keeps ordinary subjects on one line.
-POLICY = email.policy.SMTP.clone(max_line_length=120)
+MAX_LINE = 120
+POLICY = email.policy.SMTP.clone(max_line_length=MAX_LINE)
 
 
 @dataclass(frozen=True)
@@ -51,25 +55,62 @@ def new_message_id(cfg: Config, ticket: int | None) -> str:
 def build(cfg: Config, *, kind: str, rcpt: str, subject: str, body: str, ticket: int | None,
           auto: str = "auto-replied", in_reply_to: str = "", references: tuple[str, ...] = (),
           language: str = "en", attachments: tuple[Attachment, ...] = (), from_name: str = "") -> Outgoing:
-    """A complete RFC 5322 message with the headers every maildesk mail carries."""
-    msg = EmailMessage(policy=POLICY)
+    """A complete RFC 5322 message with the headers every maildesk mail carries.
+
+    Written directly rather than through EmailMessage: its header objects cost ~1.8 ms a mail,
+    more than deciding the mail. Every value is cleaned (no CR, LF or controls) and non-ASCII
+    text is RFC 2047-encoded by email.header; tests compare the result with EmailMessage's.
+    """
     mid = new_message_id(cfg, ticket)
-    msg["From"] = email.utils.formataddr((clean_header(from_name or cfg.helpdesk.name), cfg.helpdesk.address))
-    msg["To"] = clean_header(rcpt)
-    msg["Reply-To"] = cfg.helpdesk.address
-    msg["Subject"] = clean_header(subject)
-    msg["Date"] = email.utils.formatdate(localtime=False)
-    msg["Message-ID"] = mid
+    to = clean_header(rcpt)
     refs = [f"<{r}>" for r in (*references, in_reply_to) if r]
+    name = clean_header(from_name or cfg.helpdesk.name)
+    fields = [("From", email.utils.formataddr((name, cfg.helpdesk.address), charset="utf-8")),
+              ("To", to), ("Reply-To", cfg.helpdesk.address), ("Subject", clean_header(subject)),
+              ("Date", email.utils.formatdate(localtime=False)), ("Message-ID", mid)]
     if in_reply_to:
-        msg["In-Reply-To"] = f"<{clean_header(in_reply_to)}>"
+        fields.append(("In-Reply-To", f"<{clean_header(in_reply_to)}>"))
     if refs:
-        msg["References"] = clean_header(" ".join(dict.fromkeys(refs)))
-    msg["Auto-Submitted"] = auto
-    msg[LOOP_HEADER] = cfg.helpdesk.address
-    msg["Content-Language"] = language
-    msg.set_content(body, charset="utf-8")
-    return Outgoing(kind, clean_header(rcpt), clean_header(subject), mid.strip("<>"), msg.as_bytes(), attachments)
+        fields.append(("References", clean_header(" ".join(dict.fromkeys(refs)))))
+    fields += [("Auto-Submitted", auto), (LOOP_HEADER, cfg.helpdesk.address), ("Content-Language", language)]
+    if not all(v.isascii() for n, v in fields if n not in ("Subject", "References")):
+        # an address or Message-ID with UTF-8 in it: let the email package decide how it travels
+        msg = EmailMessage(policy=POLICY)
+        for field, value in fields:
+            msg[field] = Address(name, addr_spec=cfg.helpdesk.address) if field == "From" else value
+        msg.set_content(body, charset="utf-8")
+        return Outgoing(kind, to, clean_header(subject), mid.strip("<>"), msg.as_bytes(), attachments)
+    cte, payload = _text_body(body)
+    head = "".join(f"{field}: {_encoded(field, value)}\r\n" for field, value in fields)
+    head += f'MIME-Version: 1.0\r\nContent-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n'
+    return Outgoing(kind, to, clean_header(subject), mid.strip("<>"), head.encode("ascii") + b"\r\n" + payload,
+                    attachments)
+
+
+def _encoded(name: str, value: str) -> str:
+    """A header value as it may travel: ASCII folded at spaces past MAX_LINE, anything else as RFC 2047 words."""
+    if not value.isascii():
+        return email.header.Header(value, "utf-8", header_name=name, maxlinelen=78).encode(linesep="\r\n")
+    if len(name) + len(value) + 2 <= MAX_LINE:
+        return value
+    lines, line = [], ""
+    for word in value.split(" "):  # a long References list: one msg-id per fold, never an encoded word
+        if line and len(line) + 1 + len(word) > MAX_LINE - len(name) - 2:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\r\n ".join([*lines, line])
+
+
+def _text_body(body: str) -> tuple[str, bytes]:
+    """(Content-Transfer-Encoding, bytes) of a text body with CRLF line ends: 7bit or 8bit when every line
+    is short, base64 otherwise (what EmailMessage.set_content picks, minus its quoted-printable choice)."""
+    lines = body.encode("utf-8").splitlines()
+    if max((len(line) for line in lines), default=0) <= MAX_LINE:
+        return ("7bit" if body.isascii() else "8bit"), b"\r\n".join(lines) + b"\r\n"
+    encoded = base64.encodebytes(b"\r\n".join(lines) + b"\r\n")  # text in canonical form: CRLF line breaks
+    return "base64", encoded.replace(b"\n", b"\r\n")
 
 
 def refs(attachments: tuple[Attachment, ...]) -> str | None:
