@@ -113,4 +113,7 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE attachments ADD COLUMN purged TEXT;
     """,
+    """
+    CREATE INDEX tickets_customer_status ON tickets(customer_id, status);
+    """,
 ]

@@ -123,7 +123,8 @@ class TicketStore(StoreBase):
 
     def open_tickets_of(self, customer_id: str | None, address: str) -> list[Ticket]:
         """Unfinished tickets of a customer (or, without one, of the address), oldest first (#status)."""
-        rows = self.all("SELECT * FROM tickets WHERE status NOT IN ('resolved', 'closed') AND "
-                        "(customer_id = ? OR (? IS NULL AND requester = ?)) ORDER BY number",
-                        (customer_id, customer_id, address))
+        who, value = ("customer_id = ?", customer_id) if customer_id else ("customer_id IS NULL AND requester = ?",
+                                                                          address)
+        rows = self.all(f"SELECT * FROM tickets WHERE {who} AND status NOT IN ('resolved', 'closed') ORDER BY number",
+                        (value,))
         return [Ticket(**r) for r in rows]
