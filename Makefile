@@ -35,7 +35,7 @@ demo: system-deps $(VENV)/.installed
 	$(PY) demo/run_demo.py
 
 bench: system-deps $(VENV)/.installed
-	$(PY) bench/latency.py
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) demo/run bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("maildesk.daemon")
 
-WINDOW = 200  # UIDs whose sizes are asked in one command
+WINDOW = 50  # UIDs whose sizes are asked in one command (between windows, fresh mail is looked for)
 FRESH_EVERY = 1.0  # seconds between looks for mail that arrived during a long pass
 
 # Keys a reload cannot apply: the open database, and whether there is a fetch loop at all.
