@@ -173,6 +173,8 @@ def latency(root: Path, imap: Dovecot, smtp: SmtpSink, one_at_a_time: int, backl
             base, t0 = len(smtp.received), time.monotonic()
             client.append("INBOX", "", None, PROBE.format(i=i, t="idle").encode())
             got = smtp.wait_for(base + 2, timeout=30)  # the confirmation and Jana's copy
+            if len(got) <= base:
+                sys.exit(f"bench: no confirmation of probe {i} in 30 s; see {desk.dir / 'daemon.log'}")
             idle.append((min(r.at for r in got[base:]) - t0) * 1000)
         print(f"latency, APPEND -> first mail at the SMTP server, IDLE, {len(idle)} mails one at a time:")
         print(f"  p50 {pct(idle, 50):7.1f} ms   p90 {pct(idle, 90):7.1f} ms   p99 {pct(idle, 99):7.1f} ms   "
@@ -209,17 +211,22 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--grown", type=int, default=100_000, help="tickets of the grown desk")
     ap.add_argument("--latency-mails", type=int, default=60)
+    ap.add_argument("--only", choices=("throughput", "flat", "latency"), help="run one section")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="maildesk-bench-"))
     imap, smtp = Dovecot().start(), SmtpSink().start()
     try:
-        throughput(root, imap, smtp, args.mails, args.reps)
-        flat_cost(root, imap, smtp, args.grown)
-        latency(root, imap, smtp, args.latency_mails, args.mails)
+        if args.only in (None, "throughput"):
+            throughput(root, imap, smtp, args.mails, args.reps)
+        if args.only in (None, "flat"):
+            flat_cost(root, imap, smtp, args.grown)
+        if args.only in (None, "latency"):
+            latency(root, imap, smtp, args.latency_mails, args.mails)
     finally:
         smtp.stop()
         imap.destroy()
-        shutil.rmtree(root, ignore_errors=True)
+        if os.environ.get("KEEP") != "1":
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ def seed(rules: Path, count: int, customer: str = "1") -> float:
                        "VALUES (?,?,?,?,?,?,?)", inbound)
         db.executemany("INSERT INTO events (ticket, message_key, kind, detail, created) VALUES (?,?,?,?,?)", events)
         db.executemany("INSERT INTO thread_ids (message_id, ticket) VALUES (?,?)", threads)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the measured run must not pay for the seeding's WAL
     db.close()
     return time.perf_counter() - t0
 
