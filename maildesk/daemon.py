@@ -35,6 +35,7 @@ log = logging.getLogger("maildesk.daemon")
 
 WINDOW = 50  # UIDs whose sizes are asked in one command (between windows, fresh mail is looked for)
 FRESH_EVERY = 1.0  # seconds between looks for mail that arrived during a long pass
+INTERLEAVE = 5  # the newest arrivals at each look go before the backlog
 
 # Keys a reload cannot apply: the open database, and whether there is a fetch loop at all.
 RESTART_ONLY: dict[str, Callable[[Config], object]] = {
@@ -87,7 +88,9 @@ class Daemon:
 
         UIDs come from one UID SEARCH; sizes, bodies and moves go a window or a batch at a time, so
         neither a 100k backlog nor one slow command can stall a pass, and every batch makes progress.
-        Mail that arrives while a long backlog drains is taken next, before the rest of the backlog.
+        While a backlog drains, the newest arrivals are interleaved: at each look (every FRESH_EVERY s)
+        the last few new UIDs go first, the rest queue behind the backlog in order; and a backlog's
+        outgoing mail waits behind theirs. A customer who writes now is answered now.
         """
         mailbox = self.cfg.imap.mailbox
         mark = self.store.watermark(mailbox)
@@ -99,21 +102,25 @@ class Daemon:
         loop = asyncio.get_running_loop()
         looked = loop.time()
         moved = 0
+        live: set[int] = set()
         while pending and not shutdown.requested.is_set():
-            if loop.time() - looked > FRESH_EVERY:  # a customer who writes now does not wait behind the backlog
+            if loop.time() - looked > FRESH_EVERY:
                 fresh = await src.uids(above=newest)
                 looked = loop.time()
                 if fresh:
-                    newest, pending = fresh[-1], fresh + pending
+                    newest, jump = fresh[-1], fresh[-INTERLEAVE:]
+                    live.update(jump)
+                    pending = jump + pending + fresh[:-INTERLEAVE]
             window, pending = pending[:WINDOW], pending[WINDOW:]
+            backlog = {u for u in window if u not in live} if len(pending) >= WINDOW else set()
             sizes = await src.sizes(window)
             for batch in fetch_batches(sizes, self.cfg.limits.max_message_bytes):
-                moved += await self.take(src, batch, sizes)
+                moved += await self.take(src, batch, sizes, backlog)
                 if shutdown.requested.is_set():  # the messages in hand were finished; the rest waits
                     break
         return moved
 
-    async def take(self, src: ImapSource, uids: list[int], sizes: dict[int, int]) -> int:
+    async def take(self, src: ImapSource, uids: list[int], sizes: dict[int, int], backlog: set[int]) -> int:
         """Fetch, process and move one batch; returns how many left the mailbox."""
         big = [u for u in uids if sizes[u] > self.cfg.limits.max_message_bytes]
         raws = await src.fetch_many([u for u in uids if u not in big]) if len(big) < len(uids) else {}
@@ -126,8 +133,12 @@ class Daemon:
         try:
             for uid in sorted(raws):
                 crash.point("after-fetch")
-                outcome = self.handle(raws.pop(uid), src.uidvalidity, uid,
-                                      oversized=sizes[uid] if uid in big else None)
+                self.pipeline.desk.outbox.priority = int(uid in backlog)
+                try:
+                    outcome = self.handle(raws.pop(uid), src.uidvalidity, uid,
+                                          oversized=sizes[uid] if uid in big else None)
+                finally:
+                    self.pipeline.desk.outbox.priority = 0
                 if outcome is None:
                     continue
                 crash.point("after-commit")
@@ -146,6 +157,8 @@ class Daemon:
                     await src.move(moving, folder)
                 if any(done.values()):
                     self.store.set_watermark(self.cfg.imap.mailbox, src.uidvalidity, max(sum(done.values(), [])))
+        if backlog and len(backlog) < len(uids):  # live mail in a backlog's pass: its answers go out now
+            await self.sender.flush(max_priority=0)
         return sum(len(v) for v in done.values())
 
     async def fetch_loop(self, once: bool = False) -> None:

@@ -27,6 +27,8 @@ class Outbox:
         self.cfg = cfg
         self.store = store
         self.renderer = renderer
+        # 1 while the daemon works through a backlog: its mail waits behind the mail of live messages
+        self.priority = 0
 
     def send(self, template: str, *, rcpt: str, language: str | None, ctx: dict[str, Any], ticket: int | None,
              in_reply_to: str = "", references: tuple[str, ...] = (), attachments: tuple[Attachment, ...] = (),
@@ -47,7 +49,8 @@ class Outbox:
     def enqueue(self, out: Outgoing, ticket: int | None) -> None:
         """Write a built mail to the outbox; its Message-ID threads replies onto the ticket."""
         self.store.enqueue(ticket=ticket, kind=out.kind, message_id=out.message_id, mail_from=self.cfg.helpdesk.address,
-                           rcpt=out.rcpt, subject=out.subject, raw=out.raw, attachments=refs(out.attachments))
+                           rcpt=out.rcpt, subject=out.subject, raw=out.raw, attachments=refs(out.attachments),
+                           priority=self.priority)
         if ticket is not None:
             self.store.link_message_id(out.message_id, ticket)
         self.store.event(ticket, None, "mail-queued", {"kind": out.kind, "to": out.rcpt, "message_id": out.message_id})

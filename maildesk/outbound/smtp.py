@@ -59,22 +59,32 @@ class OutboxSender:
         self._client: aiosmtplib.SMTP | None = None  # one connection for a whole flush
 
 
-    async def flush(self) -> int:
-        """Deliver every due mail; stops early while the server is down. Returns how many were sent."""
-        async with self._lock:
-            sent = 0
-            args = None
-            try:
-                while rows := self.store.due_mail():
+    async def flush(self, max_priority: int = 1) -> int:
+        """Deliver every due mail (max_priority 0: only live mail); stops early while the server is down.
+
+        The lock is taken a chunk at a time, so a flush of live mail (the daemon's, right after a
+        message it took while a backlog drains) gets in between the chunks of a long flush. Only
+        one mail is ever in flight. Returns how many were sent.
+        """
+        sent = 0
+        args = None
+        while True:
+            async with self._lock:
+                try:
+                    rows = self.store.due_mail(max_priority=max_priority)
+                    if not rows:
+                        await self._hang_up()
+                        return sent
                     args = args or smtp_args(self.cfg)  # once per flush, not per mail (password_file is a read)
                     for row in rows:
                         ok = await self._deliver(row, args)
                         if ok is None:  # server unreachable: no point trying the rest now
+                            await self._hang_up()
                             return sent
                         sent += ok
-                return sent
-            finally:
-                await self._hang_up()
+                except BaseException:
+                    await self._hang_up()
+                    raise
 
     async def _transmit(self, row: OutboxMail, data: bytes, args: dict[str, Any]) -> None:
         """One mail over the flush's connection (opened on first use: connect, STARTTLS, login)."""

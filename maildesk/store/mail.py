@@ -54,11 +54,12 @@ class MailStore(StoreBase):
     # -- outbox -------------------------------------------------------------------
 
     def enqueue(self, *, ticket: int | None, kind: str, message_id: str, mail_from: str, rcpt: str, subject: str,
-                raw: bytes, attachments: str | None) -> None:
+                raw: bytes, attachments: str | None, priority: int = 0) -> None:
+        """Queue a mail; priority 1 (a backlog's mail) goes after every due mail of priority 0."""
         self.insert("outbox", {
             "ticket": ticket, "kind": kind, "message_id": message_id, "mail_from": mail_from, "rcpt": rcpt,
             "subject": subject, "raw": raw, "attachments": attachments, "status": MailState.PENDING.value,
-            "attempts": 0, "next_attempt": now(), "created": now(),
+            "attempts": 0, "next_attempt": now(), "created": now(), "priority": priority,
         })
 
     def heartbeat(self, pid: int | None, *, started: str | None = None, last_fetch: str | None = None,
@@ -80,10 +81,10 @@ class MailStore(StoreBase):
     def outbox_by_message_id(self, message_id: str) -> OutboxMail | None:
         return from_row(OutboxMail, self.one("SELECT * FROM outbox WHERE message_id = ?", (message_id,)))
 
-    def due_mail(self, limit: int = 50) -> list[OutboxMail]:
-        """Pending mails whose time has come, oldest first."""
-        rows = self.all("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?",
-                        (now(), limit))
+    def due_mail(self, limit: int = 50, max_priority: int = 1) -> list[OutboxMail]:
+        """Pending mails whose time has come: live mail first, then a backlog's; oldest first within each."""
+        rows = self.all("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? AND priority <= ? "
+                        "ORDER BY priority, id LIMIT ?", (now(), max_priority, limit))
         return [OutboxMail(**r) for r in rows]
 
     def claim_mail(self, oid: int, pid: int) -> bool:

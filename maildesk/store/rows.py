@@ -135,6 +135,7 @@ class OutboxMail:
     sent_at: str | None = None
     claimed_by: int | None = None
     attachments: str | None = None  # JSON: blob hashes and display data
+    priority: int = 0  # 1: caused by a backlog, sent after live mail
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", MailState(self.status))

@@ -116,4 +116,7 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX tickets_customer_status ON tickets(customer_id, status);
     """,
+    """
+    ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
