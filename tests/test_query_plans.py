@@ -53,3 +53,18 @@ def test_no_statement_of_a_mail_scans_a_growing_table(offline):
             scans.append(f"{shape[:140]}\n    -> {plan}")
     assert len(checked) >= 30  # the capture saw the whole flow, not a corner of it
     assert scans == [], "\n".join(scans)
+
+
+def test_queue_position_counts_express_first_then_by_number(offline):
+    store = offline()[1]
+    tickets = [(1, "normal", "open"), (2, "express", "open"), (3, "normal", "open"), (4, "normal", "resolved"),
+               (5, "express", "open"), (6, "normal", "open"), (7, "normal", "open")]
+    for number, priority, status in tickets:
+        store.insert("tickets", {"number": number, "subject": "s", "status": status, "queue": "general",
+                                 "priority": priority, "requester": "a@b.test", "comm_address": "a@b.test",
+                                 "language": "en", "created": "2026-01-01", "updated": "2026-01-01"})
+    store.insert("tickets", {"number": 8, "subject": "s", "status": "open", "queue": "other", "priority": "express",
+                             "requester": "a@b.test", "comm_address": "a@b.test", "language": "en",
+                             "created": "2026-01-01", "updated": "2026-01-01"})
+    order = {n: store.queue_position("general", n, p) for n, p, s in tickets if s == "open"}
+    assert order == {2: 1, 5: 2, 1: 3, 3: 4, 6: 5, 7: 6}  # express by number, then the rest by number

@@ -119,4 +119,7 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    CREATE INDEX tickets_queue_status_priority ON tickets(queue, status, priority);
+    """,
 ]

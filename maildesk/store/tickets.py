@@ -73,14 +73,21 @@ class TicketStore(StoreBase):
         return str(row["message_id"]) if row else ""
 
     def queue_position(self, queue: str, number: int, priority: str = "normal") -> int:
-        """How many open tickets of the queue are ahead of this one, plus one: express tickets go first."""
+        """How many open tickets of the queue are ahead of this one, plus one: express tickets go first.
+
+        Counted from the indexes (queue, status) and (queue, status, priority), which hold the number
+        too: index entries only, never a ticket row, however many tickets the queue has.
+        """
+        def count(where: str, *params: object) -> int:
+            row = self.one(f"SELECT COUNT(*) AS n FROM tickets WHERE queue = ? AND status = ? AND {where}",
+                           (queue, Status.OPEN.value, *params))
+            return int(row["n"]) if row else 0
+
+        express_before = count("priority = 'express' AND number < ?", number)
         if priority == "express":
-            sql, params = "priority = 'express' AND number < ?", (number,)
-        else:
-            sql, params = "(priority = 'express' OR number < ?)", (number,)
-        row = self.one(f"SELECT COUNT(*) AS n FROM tickets WHERE queue = ? AND status = ? AND number != ? AND {sql}",
-                       (queue, Status.OPEN.value, number, *params))
-        return (int(row["n"]) if row else 0) + 1
+            return express_before + 1
+        express_after = count("priority = 'express' AND number > ?", number)
+        return count("number < ?", number) + express_after + 1
 
     def has_customer_ticket(self, address: str) -> bool:
         """Did the address request (or receive mail of) a ticket of a customer, e.g. by credentials?"""
