@@ -56,8 +56,7 @@ class OutboxSender:
         self.down_since: datetime | None = None
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._client: aiosmtplib.SMTP | None = None  # one connection for a whole flush
-
+        self._client: aiosmtplib.SMTP | None = None  # kept from mail to mail until a flush finishes
 
     async def flush(self, max_priority: int = 1) -> int:
         """Deliver every due mail (max_priority 0: only live mail); stops early while the server is down.
@@ -70,21 +69,22 @@ class OutboxSender:
         args = None
         while True:
             async with self._lock:
+                finished = True  # no mail left, the server is down, or a fault: hang up
                 try:
                     rows = self.store.due_mail(max_priority=max_priority)
-                    if not rows:
-                        await self._hang_up()
-                        return sent
-                    args = args or smtp_args(self.cfg)  # once per flush, not per mail (password_file is a read)
                     for row in rows:
+                        args = args or smtp_args(self.cfg)  # once per flush (password_file is a read)
                         ok = await self._deliver(row, args)
                         if ok is None:  # server unreachable: no point trying the rest now
-                            await self._hang_up()
-                            return sent
+                            break
                         sent += ok
-                except BaseException:
-                    await self._hang_up()
-                    raise
+                    else:
+                        finished = not rows
+                finally:
+                    if finished:
+                        await self._hang_up()
+                if finished:
+                    return sent
 
     async def _transmit(self, row: OutboxMail, data: bytes, args: dict[str, Any]) -> None:
         """One mail over the flush's connection (opened on first use: connect, STARTTLS, login)."""
