@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger("maildesk.daemon")
+flog = logging.getLogger("maildesk.fetch")
 
 WINDOW = 50  # UIDs whose sizes are asked in one command (between windows, fresh mail is looked for)
 FRESH_EVERY = 1.0  # seconds between looks for mail that arrived during a long pass
@@ -41,7 +42,6 @@ INTERLEAVE = 5  # the newest arrivals at each look go before the backlog
 RESTART_ONLY: dict[str, Callable[[Config], object]] = {
     "helpdesk.data_dir": lambda c: c.data_dir, "imap.enabled": lambda c: c.imap.enabled,
     "metrics.listen": lambda c: c.metrics.listen}
-flog = logging.getLogger("maildesk.fetch")
 
 
 class Daemon:
@@ -57,7 +57,7 @@ class Daemon:
         self.last_fetch: datetime | None = None  # the last pass over the mailbox that succeeded
         self.ready = False
         self.sched: AsyncIOScheduler | None = None
-        self.beat_soon = asyncio.Event()  # a pass over the mailbox ended: write the heartbeat
+        self.beat_soon = asyncio.Event()  # a pass over the mailbox or an outbox run ended: write the heartbeat
 
     def handle(self, raw: bytes, uidvalidity: int | None = None, uid: int | None = None,
                oversized: int | None = None) -> Outcome | None:
@@ -102,26 +102,30 @@ class Daemon:
         loop = asyncio.get_running_loop()
         looked = loop.time()
         moved = 0
-        live: set[int] = set()
         while pending and not shutdown.requested.is_set():
+            live: list[int] = []
             if loop.time() - looked > FRESH_EVERY:
                 fresh = await src.uids(above=newest)
                 looked = loop.time()
                 if fresh:
-                    newest, jump = fresh[-1], fresh[-INTERLEAVE:]
-                    live.update(jump)
-                    pending = jump + pending + fresh[:-INTERLEAVE]
-            window, pending = pending[:WINDOW], pending[WINDOW:]
-            backlog = {u for u in window if u not in live} if len(pending) >= WINDOW else set()
+                    newest, live = fresh[-1], fresh[-INTERLEAVE:]
+                    pending += fresh[:-INTERLEAVE]
+            if live:  # the newest arrivals, on their own, before the next window of the backlog
+                window = live
+            else:
+                window, pending = pending[:WINDOW], pending[WINDOW:]
+            busy = len(pending) >= WINDOW  # a backlog: its mail waits behind live mail in the outbox
             sizes = await src.sizes(window)
             for batch in fetch_batches(sizes, self.cfg.limits.max_message_bytes):
-                moved += await self.take(src, batch, sizes, backlog)
+                moved += await self.take(src, batch, sizes, backlog=busy and not live)
                 if shutdown.requested.is_set():  # the messages in hand were finished; the rest waits
-                    break
+                    return moved
+            if busy and live:  # their answers go out now, not after the backlog's
+                await self.sender.flush(max_priority=0)
         return moved
 
-    async def take(self, src: ImapSource, uids: list[int], sizes: dict[int, int], backlog: set[int]) -> int:
-        """Fetch, process and move one batch; returns how many left the mailbox."""
+    async def take(self, src: ImapSource, uids: list[int], sizes: dict[int, int], backlog: bool = False) -> int:
+        """Fetch, process and move one batch; returns how many left the mailbox (backlog: outbox priority 1)."""
         big = [u for u in uids if sizes[u] > self.cfg.limits.max_message_bytes]
         raws = await src.fetch_many([u for u in uids if u not in big]) if len(big) < len(uids) else {}
         for uid in big:  # too large to fetch: the header is enough to quarantine it
@@ -133,7 +137,7 @@ class Daemon:
         try:
             for uid in sorted(raws):
                 crash.point("after-fetch")
-                self.pipeline.desk.outbox.priority = int(uid in backlog)
+                self.pipeline.desk.outbox.priority = int(backlog)
                 try:
                     outcome = self.handle(raws.pop(uid), src.uidvalidity, uid,
                                           oversized=sizes[uid] if uid in big else None)
@@ -157,8 +161,6 @@ class Daemon:
                     await src.move(moving, folder)
                 if any(done.values()):
                     self.store.set_watermark(self.cfg.imap.mailbox, src.uidvalidity, max(sum(done.values(), [])))
-        if backlog and len(backlog) < len(uids):  # live mail in a backlog's pass: its answers go out now
-            await self.sender.flush(max_priority=0)
         return sum(len(v) for v in done.values())
 
     async def fetch_loop(self, once: bool = False) -> None:
@@ -176,7 +178,6 @@ class Daemon:
                         pass
                     self.last_fetch = clock.now()
                     self.beat_soon.set()
-                    self.snapshot()
                     self._recovered()
                     delay = 1.0
                     if once:
@@ -244,7 +245,8 @@ class Daemon:
     async def heartbeat_loop(self, started: str) -> None:
         """Liveness, last fetch, IMAP and SMTP state in the database (`maildesk status` reads it).
 
-        Every 30 s, and after a pass over the mailbox, but at most once in 5 s however busy it is.
+        Every 30 s, and after a pass over the mailbox or an outbox run, but at most once in 5 s however
+        busy it is.
         """
         loop = asyncio.get_running_loop()
         while True:
@@ -268,7 +270,7 @@ class Daemon:
                              smtp=f"down since {down.isoformat(timespec='seconds')}" if down else "ok")
 
     def snapshot(self) -> None:
-        """The metrics' gauges from the database (after each pass and send, and with each heartbeat)."""
+        """The metrics' gauges from the database, with each heartbeat (at most every 5 s: it counts tickets)."""
         if self.cfg.metrics.listen:
             metrics.SNAPSHOT.update(self.store.health_rows())
 
@@ -288,7 +290,7 @@ class Daemon:
         while True:
             self.sender.wake.clear()
             await self.sender.flush()
-            self.snapshot()
+            self.beat_soon.set()  # the outbox changed: the heartbeat (and the metrics' gauges) follow soon
             await self.sender.wake.wait()
 
     async def run(self, once: bool = False) -> None:
