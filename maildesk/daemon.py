@@ -125,7 +125,11 @@ class Daemon:
         return moved
 
     async def take(self, src: ImapSource, uids: list[int], sizes: dict[int, int], backlog: bool = False) -> int:
-        """Fetch, process and move one batch; returns how many left the mailbox (backlog: outbox priority 1)."""
+        """Fetch, process and move one batch; returns how many left the mailbox (backlog: outbox priority 1).
+
+        The batch is one group commit: each message is its own savepoint (a failing one rolls back
+        alone), all are made durable by one commit, and only then do they leave the INBOX.
+        """
         big = [u for u in uids if sizes[u] > self.cfg.limits.max_message_bytes]
         raws = await src.fetch_many([u for u in uids if u not in big]) if len(big) < len(uids) else {}
         for uid in big:  # too large to fetch: the header is enough to quarantine it
@@ -135,25 +139,18 @@ class Daemon:
         c = self.cfg.imap
         done: dict[str, list[int]] = {c.processed_folder: [], c.quarantine_folder: []}
         try:
-            for uid in sorted(raws):
-                crash.point("after-fetch")
-                self.pipeline.desk.outbox.priority = int(backlog)
-                try:
-                    outcome = self.handle(raws.pop(uid), src.uidvalidity, uid,
-                                          oversized=sizes[uid] if uid in big else None)
-                finally:
-                    self.pipeline.desk.outbox.priority = 0
-                if outcome is None:
-                    continue
-                crash.point("after-commit")
+            outcomes, fault = self._process(raws, src.uidvalidity, big, sizes, backlog)
+            crash.point("after-commit")
+            for uid, outcome in outcomes:
                 folder = c.quarantine_folder if outcome.folder == "quarantine" else c.processed_folder
                 if outcome.replacement is not None:  # the original holds a password: keep only the redacted copy
                     await src.replace(uid, outcome.replacement, folder)
                 else:
                     done[folder].append(uid)
+            if outcomes:
                 self.sender.wake.set()
-                if shutdown.requested.is_set():
-                    break
+            if fault is not None:  # what was decided before it is committed and moves; the rest waits
+                raise fault
         finally:  # what was committed leaves the INBOX now (a failure here: the next pass finds it a duplicate)
             self.pipeline.parse.forget()
             if not src.lost:
@@ -162,6 +159,28 @@ class Daemon:
                 if any(done.values()):
                     self.store.set_watermark(self.cfg.imap.mailbox, src.uidvalidity, max(sum(done.values(), [])))
         return sum(len(v) for v in done.values())
+
+    def _process(self, raws: dict[int, bytes], uidvalidity: int | None, big: list[int], sizes: dict[int, int],
+                 backlog: bool) -> tuple[list[tuple[int, Outcome]], TransientError | None]:
+        """Process fetched messages in UID order as one group commit; a transient fault ends the batch early."""
+        outcomes: list[tuple[int, Outcome]] = []
+        fault: TransientError | None = None
+        with self.store.group():
+            for uid in sorted(raws):
+                crash.point("after-fetch")
+                self.pipeline.desk.outbox.priority = int(backlog)
+                try:
+                    outcome = self.handle(raws.pop(uid), uidvalidity, uid, oversized=sizes[uid] if uid in big else None)
+                except TransientError as exc:
+                    fault = exc
+                    break
+                finally:
+                    self.pipeline.desk.outbox.priority = 0
+                if outcome is not None:
+                    outcomes.append((uid, outcome))
+                if shutdown.requested.is_set():  # the messages in hand are finished and committed
+                    break
+        return outcomes, fault
 
     async def fetch_loop(self, once: bool = False) -> None:
         """Connect, drain, wait for mail (IDLE or poll); on a fault back off, logging once per incident."""

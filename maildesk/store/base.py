@@ -4,6 +4,10 @@ All writes of one message happen in one `transaction()` (BEGIN IMMEDIATE), so
 a ticket, its message, attachments, outbox mails and events are committed
 together or not at all. The daemon writes from one coroutine at a time and
 never awaits inside a transaction: that is the single writer.
+
+A `group()` commits several messages' transactions with one fsync (group
+commit): inside it, each `transaction()` is a savepoint, so a message that
+fails rolls back alone and the others still commit together.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
@@ -62,6 +67,8 @@ class StoreBase:
         conn = sqlite3.connect(str(path), timeout=busy, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         self.db.execute(f"PRAGMA busy_timeout = {int(busy * 1000)}")
+        self._group: int | None = None  # the thread whose group() is open: its transactions are savepoints
+        self._depth = 0
         with self.db.ensure_autocommit_on():
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = FULL")
@@ -87,8 +94,27 @@ class StoreBase:
         self.db.close()
 
     @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """Commit the transactions inside as one (one fsync for a batch of messages), or none of them.
+
+        Only the opening thread's transactions join; SQLite may roll the whole group back itself
+        (a full disk, an I/O error): then nothing is committed and that is a transient fault.
+        """
+        with self.transaction():
+            self._group = threading.get_ident()
+            try:
+                yield
+                self._check_group()
+            finally:
+                self._group = None
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
         """One atomic write; a locked database or full disk is a transient fault."""
+        if self._group is not None and self._group == threading.get_ident():
+            with self._savepoint():
+                yield self.db
+            return
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -104,6 +130,34 @@ class StoreBase:
         except BaseException:
             self.db.rollback()
             raise
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """A transaction inside a group(): undone alone on a fault, committed with the group."""
+        self._check_group()
+        self._depth += 1
+        name = f"msg{self._depth}"
+        self.db.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException as exc:
+            try:
+                self.db.execute(f"ROLLBACK TO {name}")
+                self.db.execute(f"RELEASE {name}")
+            except sqlite3.OperationalError:  # SQLite already rolled the whole group back
+                raise StorageBusy("the batch's transaction was rolled back by SQLite") from exc
+            if isinstance(exc, sqlite3.OperationalError) and any(w in str(exc) for w in ("locked", "disk", "full")):
+                raise StorageBusy(str(exc)) from exc
+            raise
+        else:
+            self.db.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
+
+    def _check_group(self) -> None:
+        """Inside a group() whose transaction SQLite rolled back, nothing may start afresh and commit alone."""
+        if self._group == threading.get_ident() and not self.db.conn.in_transaction:
+            raise StorageBusy("the batch's transaction was rolled back by SQLite; nothing of it is committed")
 
     # -- generic (tests and ad-hoc inspection; the pipeline uses the named queries) ------
 
@@ -143,6 +197,7 @@ class StoreBase:
 
     def _write(self, sql: str, params: list[Any]) -> int:
         """One statement; outside a transaction() it commits at once (as a single write should)."""
+        self._check_group()
         alone = not self.db.conn.in_transaction
         cur = self.db.conn.execute(sql, params)
         if alone:
