@@ -37,7 +37,8 @@ def test_no_statement_of_a_mail_scans_a_growing_table(offline):
     sender = OutboxSender(cfg, store)
     sender.release_stale_claims()
     row = store.due_mail()[0]
-    sender._claim(row)
+    sender._claim([row])
+    store.unclaim_mails([row.id], 0)
     sender._mark(row, row.status, None)
     store.set_watermark("INBOX", 1, 9)
     store.db.conn.set_trace_callback(None)

@@ -70,17 +70,22 @@ class OutboxSender:
         while True:
             async with self._lock:
                 finished = True  # no mail left, the server is down, or a fault: hang up
+                due = self.store.due_mail(max_priority=max_priority)
+                rows, claimed = self._claim(due), clock.now()
                 try:
-                    rows = self.store.due_mail(max_priority=max_priority)
-                    for row in rows:
+                    while rows:
+                        if clock.now() - claimed > timedelta(seconds=self.cfg.smtp.timeout):
+                            finished = False  # a slow server: claim the rest afresh before anyone thinks them stale
+                            break
                         args = args or smtp_args(self.cfg)  # once per flush (password_file is a read)
-                        ok = await self._deliver(row, args)
+                        ok = await self._deliver(rows.pop(0), args)
                         if ok is None:  # server unreachable: no point trying the rest now
                             break
                         sent += ok
                     else:
-                        finished = not rows
+                        finished = not due
                 finally:
+                    self.store.unclaim_mails([r.id for r in rows], os.getpid())  # never tried: pending again
                     if finished:
                         await self._hang_up()
                 if finished:
@@ -107,9 +112,13 @@ class OutboxSender:
             except Exception:  # already gone, or rude: it is closed either way
                 client.close()
 
-    def _claim(self, row: OutboxMail) -> bool:
-        """Mark a mail as being sent, so another maildesk process (ingest, CLI) cannot send it too."""
-        return self.store.claim_mail(row.id, os.getpid())
+    def _claim(self, rows: list[OutboxMail]) -> list[OutboxMail]:
+        """Mark a chunk of mails as being sent (one commit), so another maildesk process cannot send them too.
+
+        Only one of them is ever on the wire; the rest are given back if the chunk stops early.
+        """
+        got = self.store.claim_mails([r.id for r in rows], os.getpid())
+        return [r for r in rows if r.id in got]
 
     def release_stale_claims(self) -> int:
         """Put mails back to pending whose sender died mid-send (the SMTP window after a crash).
@@ -126,14 +135,12 @@ class OutboxSender:
                     self.store.update_mail(row.id, status=MailState.PENDING, claimed_by=None)
                     released += 1
         if released:
-            log.warning("%d mail(s) left 'sending' by a stopped process are queued again; "
-                        "each may reach its recipient twice", released)
+            log.warning("%d mail(s) left 'sending' by a stopped process are queued again; the one it was "
+                        "sending when it stopped may reach its recipient twice", released)
         return released
 
     async def _deliver(self, row: OutboxMail, args: dict[str, Any]) -> bool | None:
-        """True when sent, False when deferred, dead or taken, None when the server is unreachable."""
-        if not self._claim(row):
-            return False
+        """True when sent, False when deferred or dead, None when the server is unreachable (a claimed mail)."""
         try:
             data = attach(bytes(row.raw), row.attachments, self.blobs)
         except (OSError, ValueError) as exc:  # a blob removed by hand: this mail cannot be built again
@@ -184,7 +191,7 @@ class OutboxSender:
         nxt = (clock.now() + timedelta(seconds=wait)).isoformat(timespec="seconds")
         with self.store.transaction():
             self.store.update_mail(row.id, status=MailState.PENDING, attempts=attempts, last_error=error[:500],
-                                   next_attempt=nxt)
+                                   next_attempt=nxt, claimed_by=None)
         metrics.mail_out(row.kind, "deferred")
         log.debug("<%s> outbox %d deferred %ds: %s", row.message_id, row.id, wait, error)
 

@@ -87,12 +87,25 @@ class MailStore(StoreBase):
                         "ORDER BY priority, id LIMIT ?", (now(), max_priority, limit))
         return [OutboxMail(**r) for r in rows]
 
-    def claim_mail(self, oid: int, pid: int) -> bool:
-        """Mark a pending mail as being sent by process `pid` (own transaction); False when another took it."""
+    def claim_mails(self, ids: list[int], pid: int) -> set[int]:
+        """Mark pending mails as being sent by process `pid`, in one transaction; returns those it got."""
+        got = set()
         with self.transaction():
-            cur = self.db.execute("UPDATE outbox SET status = 'sending', next_attempt = ?, claimed_by = ? "
-                                  "WHERE id = ? AND status = 'pending'", (now(), pid, oid))
-        return cur.rowcount == 1
+            at = now()
+            for oid in ids:
+                cur = self.db.execute("UPDATE outbox SET status = 'sending', next_attempt = ?, claimed_by = ? "
+                                      "WHERE id = ? AND status = 'pending'", (at, pid, oid))
+                if cur.rowcount == 1:
+                    got.add(oid)
+        return got
+
+    def unclaim_mails(self, ids: list[int], pid: int) -> None:
+        """Give back claimed mails that were never tried (one transaction): pending again, due now."""
+        if ids:
+            with self.transaction():
+                for oid in ids:
+                    self.db.execute("UPDATE outbox SET status = 'pending', claimed_by = NULL "
+                                    "WHERE id = ? AND status = 'sending' AND claimed_by = ?", (oid, pid))
 
     def sending(self) -> list[OutboxMail]:
         return [OutboxMail(**r) for r in self.all("SELECT * FROM outbox WHERE status = 'sending'")]

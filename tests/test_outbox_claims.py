@@ -1,0 +1,60 @@
+"""The outbox claims a chunk of mails in one commit; only one is ever on the wire, the rest go back.
+
+A claim keeps another maildesk process (ingest, the CLI) from sending the same mail. Claiming a
+chunk at once saves a commit per mail, so the sender must give back what it never tried (the
+server went away) and must not hold a claim so long that another process takes it for stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import timedelta
+
+from conftest import eml
+
+from maildesk.outbound.smtp import OutboxSender
+from maildesk.pipeline import Pipeline
+from maildesk.store import open_store
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_an_unreachable_server_gives_back_every_mail_it_never_tried(offline):
+    cfg, store, pipeline = offline(extra=f'[smtp]\nhost = "127.0.0.1"\nport = {closed_port()}\ntimeout = 2\n')
+    for n in (1, 2, 3):
+        pipeline.process(eml("new_request", n=n))
+    queued = store.all("SELECT id FROM outbox ORDER BY id")
+    assert len(queued) >= 3
+
+    assert asyncio.run(OutboxSender(cfg, store).flush()) == 0
+    rows = store.all("SELECT status, claimed_by, attempts FROM outbox ORDER BY id")
+    assert all(r["status"] == "pending" and r["claimed_by"] is None for r in rows)  # nothing left 'sending'
+    assert [r["attempts"] for r in rows] == [1] + [0] * (len(rows) - 1)  # one was tried, the rest never were
+
+
+def test_a_slow_server_never_lets_a_claim_grow_stale(cfg, customer, smtp, frozen_clock, monkeypatch):
+    store = open_store(cfg)
+    pipeline = Pipeline(cfg, store)
+    for n in (1, 2, 3):
+        pipeline.process(eml("new_request", n=n))
+    total = len(store.all("SELECT id FROM outbox"))
+    sender = OutboxSender(cfg, store)
+    real, claims = sender._transmit, []
+
+    async def slow(row, data, args):  # every mail takes longer than the SMTP timeout to go out
+        await real(row, data, args)
+        frozen_clock["now"] += timedelta(seconds=cfg.smtp.timeout + 1)
+
+    monkeypatch.setattr(sender, "_transmit", slow)
+    real_claim = store.claim_mails
+    monkeypatch.setattr(store, "claim_mails", lambda ids, pid: claims.append(len(ids)) or real_claim(ids, pid))
+
+    assert asyncio.run(sender.flush()) == total
+    assert len(smtp.wait_for(total)) == total  # each once
+    assert len(claims) == total + 1  # after every slow mail the rest was claimed afresh (then: nothing left)
+    assert store.all("SELECT id FROM outbox WHERE status != 'sent'") == []
