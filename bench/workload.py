@@ -98,3 +98,19 @@ def raw_limit(host: str, port: int, user: str, password: str, db: Path) -> tuple
     imap.expunge()
     imap.logout()
     return len(rows), time.perf_counter() - t0
+
+
+def big_mail(i: int, size: int = 20 * 1024 * 1024, seed: int = 42) -> bytes:
+    """A contact's request carrying one attachment that makes the raw mail about `size` bytes (base64: 4/3)."""
+    rnd = random.Random(seed + i)
+    sender = contacts()[i % 50]
+    msg = EmailMessage()
+    msg["From"] = f"{Header(NAMES[i % len(NAMES)], 'utf-8').encode()} <{sender}>"
+    msg["To"] = "helpdesk@example.test"
+    msg["Message-ID"] = f"<big-{seed}-{i}@{sender.split('@')[1]}>"
+    msg["Date"] = "Mon, 16 Nov 2026 09:00:00 +0100"
+    msg["Subject"] = Header(f"Záloha databáze ke kontrole ({i})", "utf-8").encode()
+    msg.set_content(BODY.format(topic="Záloha selhala", n=i, name=NAMES[i % len(NAMES)]), charset="utf-8")
+    msg.add_attachment(rnd.randbytes(size * 3 // 4 - 4096), maintype="application", subtype="octet-stream",
+                       filename=f"záloha-{i}.bak")
+    return msg.as_bytes(policy=email.policy.SMTP)

@@ -42,6 +42,7 @@ class ParsedMail:
     defect: str = ""  # a Reason code when the mail cannot become a ticket
     uncut: str = ""  # the whole text when `text` was cut at limits.max_body_chars
     html: str = ""  # the HTML body of an HTML-only mail (its quote structure finds the new text)
+    secrets: tuple[str, ...] | None = None  # passwords in any text part, found from the parser's own parse
 
     @property
     def log_id(self) -> str:

@@ -121,3 +121,33 @@ def test_eight_bit_and_unknown_charset_headers():
     raw = b"From: =?x-unknown?q?Jan_Nov=E1k?= <a@b.cz>\r\nSubject: =?unknown-8bit?q?P=F8=EDloha?=\r\n\r\nx\r\n"
     mail = parse(raw)
     assert (mail.from_name, mail.subject) == ("Jan Novák", "Příloha")
+
+
+def _key_as_released(raw: bytes) -> str:
+    """message_key as every earlier release computed it (whole-message copies): stored keys must not change."""
+    from maildesk.inbound.headers import _TRACE as trace
+    text = raw.replace(b"\r\n", b"\n")
+    head, sep, body = text.partition(b"\n\n")
+    kept, dropping = [], False
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = bool(trace.match(line))
+        if not dropping:
+            kept.append(line)
+    return hashlib.sha256(b"\n".join(kept) + sep + body).hexdigest()
+
+
+def test_message_key_hashed_in_chunks_equals_the_released_key(monkeypatch):
+    import random
+
+    from maildesk.inbound import headers
+    monkeypatch.setattr(headers, "_CHUNK", 7)  # chunk ends fall between CR and LF, inside blank lines...
+    rnd = random.Random(5)
+    samples = [eml("new_request", n=1), eml("new_request", n=1).replace(b"\r\n", b"\n"), b"", b"\r", b"\n\n",
+               b"A: b\r\n\r\nbody", b"A: b\r\r\n\r\nx\r", b"Received: x\r\n y\r\nA: b\n\r\n\r\r\n"]
+    samples += [bytes(rnd.choice(b"\r\n\r\nAa: \t") for _ in range(rnd.randint(0, 60))) for _ in range(3000)]
+    for raw in samples:
+        assert headers.message_key(raw) == _key_as_released(raw), raw

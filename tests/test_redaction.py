@@ -109,3 +109,29 @@ def test_labels_are_not_found_inside_words_or_mid_line():
 
 def test_credentials_never_show_the_password_in_repr():
     assert "abcdefgh" not in repr(credentials.Credentials("1", "abcdefgh"))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_the_parse_worker_finds_the_same_passwords_from_its_own_parse(name, monkeypatch):
+    """The worker scans the message it parsed (a 20 MB mail is never parsed twice); same answer as a reparse."""
+    from maildesk.inbound.worker import ParseWorker
+    raw = mail(*CASES[name])
+    expected = credentials.passwords_in_message(raw, parse(raw, LIMITS).text)
+    worker = ParseWorker(Limits(parse_timeout=20))
+    try:
+        parsed = worker(raw)
+    finally:
+        worker.close()
+    assert expected and parsed.secrets is not None and set(parsed.secrets) == expected
+    assert parsed.raw == raw  # the worker does not send the raw bytes back; the daemon puts its own copy in
+
+
+def test_the_pipeline_redacts_from_the_workers_scan_without_parsing_again(offline, monkeypatch):
+    cfg, store, pipeline = offline()
+
+    def no_second_parse(raw, text):
+        raise AssertionError("the message was parsed a second time to look for passwords")
+
+    monkeypatch.setattr(credentials, "passwords_in_message", no_second_parse)
+    outcome = pipeline.process(mail(*CASES["html split by tags"]))
+    assert outcome.replacement is not None and SECRET.encode() not in outcome.replacement

@@ -92,10 +92,18 @@ def passwords_in(text: str) -> set[str]:
 
 def passwords_in_message(raw: bytes, text: str) -> set[str]:
     """Passwords in the parsed text and in every text part (HTML read as a reader sees it)."""
-    found = passwords_in(text)
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-        for part in msg.walk():
+    except Exception:  # the parsed text is what authorises; a broken mail only adds nothing
+        return passwords_in_parts(None, text)
+    return passwords_in_parts(msg, text)
+
+
+def passwords_in_parts(msg: Message | None, text: str) -> set[str]:
+    """passwords_in_message over a message parsed already (the parse worker's own: no second parse)."""
+    found = passwords_in(text)
+    try:
+        for part in msg.walk() if msg is not None else ():
             if part.get_content_maintype() != "text" or part.is_multipart():
                 continue
             payload = part.get_payload(decode=True)

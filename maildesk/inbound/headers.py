@@ -13,6 +13,7 @@ import email.header
 import hashlib
 import re
 import unicodedata
+from typing import Any
 
 from maildesk.inbound import attachments
 
@@ -32,10 +33,19 @@ _TRACE = re.compile(rb"^(?:received|return-path|delivered-to|x-original-to|envel
                     rb"x-keywords|content-length|lines)\s*:", re.I)
 
 
+_BLANK = re.compile(rb"\n\r?\n")  # where the header ends, in either line-end style (as LF text would split)
+_CHUNK = 1 << 20
+
+
 def message_key(raw: bytes) -> str:
-    """The identity of a message across deliveries: sha256 of it without trace fields, with LF line ends."""
-    text = raw.replace(b"\r\n", b"\n")
-    head, sep, body = text.partition(b"\n\n")
+    """The identity of a message across deliveries: sha256 of it without trace fields, with LF line ends.
+
+    The body is hashed a MiB at a time: a 20 MB mail costs no copy of itself.
+    """
+    blank = _BLANK.search(raw)
+    head_raw = raw[:blank.start()] if blank else raw
+    head = (head_raw[:-1] if blank and head_raw.endswith(b"\r") else head_raw).replace(b"\r\n", b"\n")
+    digest = hashlib.sha256()
     kept: list[bytes] = []
     dropping = False
     for line in head.split(b"\n"):
@@ -46,7 +56,21 @@ def message_key(raw: bytes) -> str:
         dropping = bool(_TRACE.match(line))
         if not dropping:
             kept.append(line)
-    return hashlib.sha256(b"\n".join(kept) + sep + body).hexdigest()
+    digest.update(b"\n".join(kept))
+    if blank:
+        digest.update(b"\n\n")
+        _update_lf(digest, memoryview(raw)[blank.end():])
+    return digest.hexdigest()
+
+
+def _update_lf(digest: Any, body: memoryview) -> None:
+    """Hash body with CRLF as LF, a chunk at a time; a CR at a chunk's end waits for the next chunk's LF."""
+    carry = b""
+    for start in range(0, len(body), _CHUNK):
+        chunk = carry + bytes(body[start:start + _CHUNK])
+        carry = b"\r" if chunk.endswith(b"\r") else b""
+        digest.update((chunk[:-1] if carry else chunk).replace(b"\r\n", b"\n"))
+    digest.update(carry)
 
 
 def clean_header(value: str | None, limit: int = 998) -> str:

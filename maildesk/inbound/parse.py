@@ -16,6 +16,7 @@ import email.utils
 import html
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC
 from email.message import Message
 from typing import Any
@@ -169,15 +170,22 @@ def _check_limits(parser: mailparser.MailParser, atts: list[Attachment], limits:
     return ""
 
 
-def parse(raw: bytes, limits: Limits = DEFAULT_LIMITS) -> ParsedMail:
-    """Parse one raw message; never raises: a mail that cannot become a ticket carries a `defect` reason."""
+Scan = Callable[[Message, str], set[str]]
+
+
+def parse(raw: bytes, limits: Limits = DEFAULT_LIMITS, scan: Scan | None = None) -> ParsedMail:
+    """Parse one raw message; never raises: a mail that cannot become a ticket carries a `defect` reason.
+
+    `scan` looks at the parsed message and its text for secrets (credentials.passwords_in_parts);
+    its answer is `secrets`, so nobody parses a 20 MB mail a second time to look for a password.
+    """
     key = message_key(raw)
     crash.point("parse")
     head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
     if len(head) > limits.max_header_bytes:  # RFC 2047 decoding of huge headers takes quadratic time
         return _head_stub(key, raw, head)
     try:
-        return _parse(key, raw, limits)
+        return _parse(key, raw, limits, scan)
     except Exception as exc:  # a bug meeting hostile input must still end as a quarantined mail
         log.warning("key:%s #- unparseable: %s", key[:16], exc.__class__.__name__)
         return stub(key, raw, Reason.UNPARSEABLE.value)
@@ -191,7 +199,7 @@ def _head_stub(key: str, raw: bytes, head: bytes) -> ParsedMail:
     return dataclasses.replace(held, from_addr=sender[0] if sender else "", from_name=sender[1] if sender else "")
 
 
-def _parse(key: str, raw: bytes, limits: Limits) -> ParsedMail:
+def _parse(key: str, raw: bytes, limits: Limits, scan: Scan | None) -> ParsedMail:
     try:
         parser = mailparser.parse_from_bytes(raw)
         msg = parser.message
@@ -246,6 +254,7 @@ def _parse(key: str, raw: bytes, limits: Limits) -> ParsedMail:
         defect=defect,
         uncut=uncut,
         html=html_body[: limits.max_body_chars * 20],
+        secrets=tuple(sorted(scan(msg, text))) if scan is not None else None,
     )
 
 
