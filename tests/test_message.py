@@ -74,3 +74,55 @@ def test_an_address_with_utf8_goes_through_the_email_package(offline_cfg):
     assert msg["Subject"] == "Ahoj" and msg.get_content().splitlines() == ["x"]
     (sender,) = msg["From"].addresses
     assert sender.display_name == "Podpora s.r.o., oddělení účtů"
+
+
+FILES = {  # name, content type, bytes: what a customer's mail may carry
+    "plain.pdf": ("application/pdf", b"%PDF-1.4 " + bytes(range(256)) * 300),
+    'say "hi" \\ back.txt': ("text/plain", b"hello\r\n.\r\n.leading dot\r\n"),
+    "výpis účtu – říjen.xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", b"PK\x03\x04x"),
+    "evil\r\nBcc: x@evil.test.png": ("image/png", b"\x89PNG\r\n\x1a\n"),
+    "odd-type.bin": ("text/plain\r\nX-Injected: 1", b"\x00\x01"),
+    "": ("application/octet-stream", b""),
+}
+
+
+def test_attach_writes_what_email_package_reads_back_byte_for_byte(offline, tmp_path):
+    from maildesk.models import Attachment
+    from maildesk.outbound.message import attach, refs
+    from maildesk.store.blobs import BlobStore
+    cfg = offline()[0]
+    blobs = BlobStore(tmp_path / "blobs")
+    atts = tuple(Attachment(name, ctype, data, blobs.put(data)) for name, (ctype, data) in FILES.items())
+    out = build(cfg, kind="new_ticket", rcpt="jana@example.test", subject="Nový požadavek [EX #7]",
+                body="Dobrý den,\n.\nnový požadavek.\n", ticket=7, attachments=atts)
+    sent = attach(out.raw, refs(atts), blobs)
+    assert b"\r\n" in sent and b"\n" not in sent.replace(b"\r\n", b"")  # CRLF only, ready for SMTP
+    msg = email.message_from_bytes(sent, policy=email.policy.default)
+    assert not msg.defects and msg.get_content_type() == "multipart/mixed"
+    assert msg["Subject"] == "Nový požadavek [EX #7]" and msg["Message-ID"] == f"<{out.message_id}>"
+    assert msg["Bcc"] is None and msg["X-Injected"] is None
+    text, *parts = msg.iter_parts()
+    assert text.get_content() == email.message_from_bytes(out.raw, policy=email.policy.default).get_content()
+    assert text.get_content().replace("\r\n", "\n") == "Dobrý den,\n.\nnový požadavek.\n"
+    assert len(parts) == len(FILES)
+    for part, (name, (ctype, data)) in zip(parts, FILES.items(), strict=True):
+        assert part.get_content_disposition() == "attachment" and not part.defects
+        assert part.get_payload(decode=True) == data
+        assert part.get_filename() == (clean_header(name, 255) or "attachment")
+        assert part.get_content_type() == (ctype if "\n" not in ctype else "application/octet-stream")
+        assert all(v is None or "\n" not in v for v in part.values())
+
+
+def test_attach_streams_a_big_file_from_the_blob_store(offline, tmp_path):
+    from maildesk.models import Attachment
+    from maildesk.outbound.message import attach, refs
+    from maildesk.store.blobs import BlobStore
+    cfg = offline()[0]
+    blobs = BlobStore(tmp_path / "blobs")
+    data = bytes(range(256)) * (3 * 57 * 1024 // 256 + 7)  # blocks of 57 KiB and a ragged end
+    att = Attachment("big.bin", "application/octet-stream", data, blobs.put(data))
+    out = build(cfg, kind="new_ticket", rcpt="jana@example.test", subject="x", body="y\n", ticket=1)
+    msg = email.message_from_bytes(attach(out.raw, refs((att,)), blobs), policy=email.policy.default)
+    [_, part] = msg.iter_parts()
+    assert part.get_payload(decode=True) == data
+    assert all(len(line) <= 76 for line in part.get_payload().splitlines())

@@ -13,6 +13,7 @@ import hashlib
 import os
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from maildesk.errors import StorageBusy
 
@@ -54,6 +55,10 @@ class BlobStore:
 
     def get(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The file for reading a block at a time (a 20 MB attachment need not be in memory whole)."""
+        return self.path(sha256).open("rb")
 
     def remove(self, sha256: str, idle: float = 3600) -> int:
         """Delete a file no row refers to; returns its size, or 0 when it was missing or used in the last `idle` s.
