@@ -11,6 +11,8 @@ Starts a private Dovecot and an aiosmtpd sink on loopback and prints:
      --grown tickets (bench/seed.py);
   3. latency, APPEND -> confirmation at the SMTP server under IDLE: mails one at a time, and probe
      mails that arrive while a backlog of --mails drains (they must not wait behind it);
+  4. memory: peak resident memory of run --once and of its parse worker (VmRSS from /proc, every
+     20 ms) draining --memory-mails mails of which --big are 20 MB;
 and the daemon's peak resident memory (VmHWM from /proc).
 """
 
@@ -30,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from seed import seed
 from servers import PASSWORD, Dovecot, SmtpSink
-from workload import append_all, contacts, mails, raw_limit
+from workload import append_all, big_mail, contacts, mails, raw_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -210,13 +212,58 @@ def latency(root: Path, imap: Dovecot, smtp: SmtpSink, one_at_a_time: int, backl
         daemon.wait(10)
 
 
+def memory(root: Path, imap: Dovecot, smtp: SmtpSink, n: int, big: int) -> None:
+    """Peak RSS of run --once (and of its parse worker) draining n mails of which `big` are 20 MB."""
+    desk = Desk(root, imap, smtp)
+    raws = mails(n, seed=23)
+    for k in range(big):  # spread through the backlog, each from a contact: a ticket whose files are forwarded
+        raws.insert((k + 1) * len(raws) // (big + 1), big_mail(k))
+    desk.load(raws)
+    total = sum(len(r) for r in raws)
+    del raws
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "maildesk", "--config", str(desk.rules), "run", "--once"],
+                            stderr=open(desk.dir / "run.log", "a"))
+    peak = {"daemon": 0.0, "worker": 0.0, "both": 0.0}
+    while proc.poll() is None:  # VmRSS of the process and its children, every 20 ms
+        rss = _tree_rss(proc.pid)
+        if rss:
+            peak["daemon"] = max(peak["daemon"], rss[0])
+            peak["worker"] = max([peak["worker"], *rss[1:]])
+            peak["both"] = max(peak["both"], sum(rss))
+        time.sleep(0.02)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0 or imap.count(desk.user, "INBOX"):
+        sys.exit(f"bench: run --once failed ({proc.returncode}); see {desk.dir / 'run.log'}")
+    print(f"memory, run --once over a backlog of {n + big} mails ({big} of them 20 MB; {total / 2**20:.0f} MiB "
+          f"in all) in {seconds:.1f} s:")
+    print(f"  peak RSS: daemon {peak['daemon']:.1f} MiB, parse worker {peak['worker']:.1f} MiB, "
+          f"both together {peak['both']:.1f} MiB")
+
+
+def _tree_rss(pid: int) -> list[float]:
+    """VmRSS in MiB of a process and then of each of its children (empty when it just ended)."""
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        out = []
+        for p in [pid, *map(int, kids)]:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out.append(int(line.split()[1]) / 1024)
+        return out
+    except (OSError, ValueError):
+        return []
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mails", type=int, default=1000, help="workload size (and the backlog for latency)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--grown", type=int, default=100_000, help="tickets of the grown desk")
     ap.add_argument("--latency-mails", type=int, default=60)
-    ap.add_argument("--only", choices=("throughput", "flat", "latency"), help="run one section")
+    ap.add_argument("--memory-mails", type=int, default=10_000, help="backlog of the memory section")
+    ap.add_argument("--big", type=int, default=10, help="20 MB mails in that backlog")
+    ap.add_argument("--only", choices=("throughput", "flat", "latency", "memory"), help="run one section")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="maildesk-bench-"))
     imap, smtp = Dovecot().start(), SmtpSink().start()
@@ -227,6 +274,8 @@ def main() -> None:
             flat_cost(root, imap, smtp, args.grown)
         if args.only in (None, "latency"):
             latency(root, imap, smtp, args.latency_mails, args.mails)
+        if args.only in (None, "memory"):
+            memory(root, imap, smtp, args.memory_mails, args.big)
     finally:
         smtp.stop()
         imap.destroy()
