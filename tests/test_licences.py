@@ -36,7 +36,12 @@ def desk(offline, frozen_clock):
 
 def everything_stored(store, p) -> bytes:
     """Every row and file of the mail, i.e. all but the licence register itself."""
-    dump = "\n".join(line for line in store.db.iterdump() if '"licences"' not in line).encode()
+    # values as stored, not iterdump's SQL text: its X'..' hex of a mail with a random Message-ID token
+    # ("...9333a7...") held "333333" now and then, a false alarm of a leak
+    values = [v if isinstance(v, bytes) else str(v).encode()
+              for (table,) in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+              if table != "licences" for row in store.db.execute(f'SELECT * FROM "{table}"') for v in row]
+    dump = b"\n".join(values)
     blobs = b"".join(f.read_bytes() for f in (p.cfg.data_dir / "blobs").rglob("*") if f.is_file())
     return dump + blobs
 
