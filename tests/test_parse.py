@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pytest
@@ -151,3 +152,71 @@ def test_message_key_hashed_in_chunks_equals_the_released_key(monkeypatch):
     samples += [bytes(rnd.choice(b"\r\n\r\nAa: \t") for _ in range(rnd.randint(0, 60))) for _ in range(3000)]
     for raw in samples:
         assert headers.message_key(raw) == _key_as_released(raw), raw
+
+
+def _big_cases() -> dict[str, bytes]:
+    """Mails with base64 bodies over aside.MIN_RUN, in every place such a body can be."""
+    import base64
+    import random
+    from email.message import EmailMessage
+    rnd = random.Random(3)
+    blob, blob2 = rnd.randbytes(900_000), rnd.randbytes(1_200_000)
+
+    def msg(text: str = "Hello,\nthe backup is attached.\n") -> EmailMessage:
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"], m["Message-ID"] = "alice@acme.test", "helpdesk@example.test", "Big", "<b@x>"
+        m["Date"] = "Mon, 16 Nov 2026 09:00:00 +0100"
+        m.set_content(text)
+        return m
+
+    two = msg()
+    two.add_attachment(blob, maintype="application", subtype="octet-stream", filename="záloha.bak")
+    two.add_attachment(blob2, maintype="image", subtype="png", filename="screen.png")
+    pasted = msg("Here is the dump:\n" + base64.encodebytes(blob2).decode() + "thanks\n")
+    as_text = msg()
+    as_text.add_attachment(base64.encodebytes(blob2).decode() * 2, filename="log.txt", cte="base64")
+    nameless = msg()
+    nameless.add_attachment(blob2, maintype="application", subtype="zip")
+    del nameless.get_payload()[1]["Content-Disposition"]
+    nested = EmailMessage()
+    nested["From"], nested["Subject"], nested["Date"] = "alice@acme.test", "Fwd", "Mon, 16 Nov 2026 09:00:00 +0100"
+    nested.set_content("see below\n")
+    nested.add_attachment(two)
+    crlf = two.as_bytes(policy=two.policy.clone(linesep="\r\n"))
+    return {"two attachments, LF": two.as_bytes(), "two attachments, CRLF": crlf, "base64 pasted into text":
+            pasted.as_bytes(), "base64 text attachment": as_text.as_bytes(), "part without a name": nameless.as_bytes(),
+            "forwarded mail": nested.as_bytes()}
+
+
+@pytest.mark.parametrize("case", list(_big_cases()))
+def test_big_bodies_set_aside_parse_exactly_like_the_whole_mail(case):
+    from maildesk.config import Limits
+    from maildesk.inbound.headers import message_key
+    from maildesk.inbound.parse import _parse
+    raw = _big_cases()[case]
+    lean, whole = (_parse(message_key(raw), raw, Limits(), None, lean=flag) for flag in (True, False))
+    unnamed = [(a.filename, a.content_type) for a in whole.attachments if a.content_type == "message/rfc822"]
+    if unnamed:  # mail-parser names a forwarded mail at random ("snqdnkbfjq.txt"): only the name may differ
+        lean = dataclasses.replace(lean, attachments=tuple(
+            dataclasses.replace(a, filename=whole.attachments[i].filename) for i, a in enumerate(lean.attachments)))
+    assert lean == whole  # every field: text, html, attachments' bytes, names and types, defects
+
+
+def test_a_big_attachment_set_aside_takes_far_less_memory():
+    import tracemalloc
+
+    from maildesk.config import Limits
+    from maildesk.inbound.headers import message_key
+    from maildesk.inbound.parse import _parse
+    raw = _big_cases()["two attachments, CRLF"]
+    peaks = []
+    tracemalloc.start()
+    try:
+        for lean in (True, False):
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            _parse(message_key(raw), raw, Limits(), None, lean=lean)
+            peaks.append(tracemalloc.get_traced_memory()[1] - base)
+    finally:
+        tracemalloc.stop()
+    assert peaks[0] < peaks[1] / 2, peaks

@@ -27,6 +27,7 @@ import nh3
 from maildesk import clock, crash
 from maildesk.config import Limits
 from maildesk.inbound import attachments
+from maildesk.inbound.aside import SetAside, set_aside
 from maildesk.inbound.headers import (
     clean_header,
     decode_rfc2047,
@@ -112,13 +113,14 @@ def _depth(part: Message, level: int = 1) -> int:
     return max([_depth(p, level + 1) for p in payload if isinstance(p, Message)] or [level])
 
 
-def _attachments(parser: mailparser.MailParser) -> list[Attachment]:
+def _attachments(parser: mailparser.MailParser, aside: SetAside) -> list[Attachment]:
     """Every attachment mail-parser found, plus leaf parts it left out (no name, not body text)."""
     out = []
     for i, att in enumerate(parser.attachments, 1):
         payload = att.get("payload") or ""
         try:
-            data = base64.b64decode(payload) if att.get("binary") else payload.encode("utf-8", "surrogateescape")
+            data = (aside.data(payload) if att.get("binary") else None) or (
+                base64.b64decode(payload) if att.get("binary") else payload.encode("utf-8", "surrogateescape"))
         except (binascii.Error, ValueError):
             data = payload.encode("utf-8", "surrogateescape")
         out.append(attachments.make(data, decode_rfc2047(att.get("filename") or ""),
@@ -128,7 +130,9 @@ def _attachments(parser: mailparser.MailParser) -> list[Attachment]:
         if part.is_multipart() or part.get_filename() or part.get("Content-ID") or ctype in _BODY_TYPES \
                 or part.get_content_disposition() == "attachment" or part.get_content_subtype() == "rtf":
             continue
-        data = part.get_payload(decode=True)
+        set_aside = aside.data(part.get_payload()) if part.get("Content-Transfer-Encoding", "").strip().lower() \
+            == "base64" else None
+        data = set_aside if set_aside is not None else part.get_payload(decode=True)
         if isinstance(data, bytes) and data:
             out.append(attachments.make(data, "", ctype, f"part-{i}.{part.get_content_subtype()[:10]}"))
     unpacked = [inner for att in out if attachments.is_tnef(att) for inner in attachments.unpack_tnef(att)]
@@ -199,14 +203,17 @@ def _head_stub(key: str, raw: bytes, head: bytes) -> ParsedMail:
     return dataclasses.replace(held, from_addr=sender[0] if sender else "", from_name=sender[1] if sender else "")
 
 
-def _parse(key: str, raw: bytes, limits: Limits, scan: Scan | None) -> ParsedMail:
+def _parse(key: str, raw: bytes, limits: Limits, scan: Scan | None, lean: bool = True) -> ParsedMail:
+    aside = set_aside(raw) if lean else SetAside(raw)
     try:
-        parser = mailparser.parse_from_bytes(raw)
+        parser = mailparser.parse_from_bytes(aside.lean)
         msg = parser.message
-        atts = _attachments(parser)
+        atts = _attachments(parser, aside)
     except RecursionError:
         return stub(key, raw, Reason.TOO_DEEP.value)
     except Exception as exc:  # mail-parser raises many types on hostile input
+        if aside.runs:  # never let the shortcut be the reason a mail is held: the whole mail decides
+            return _parse(key, raw, limits, scan, lean=False)
         log.warning("key:%s #- unparseable: %s", key[:16], exc.__class__.__name__)
         return stub(key, raw, Reason.UNPARSEABLE.value)
     def get(name: str) -> Any:
@@ -222,6 +229,9 @@ def _parse(key: str, raw: bytes, limits: Limits, scan: Scan | None) -> ParsedMai
     if re.search("[\ufffd\x80-\x9f]", text):  # a missing, unknown or lying charset: decode the parts ourselves
         text = _body_text(msg) or text
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if aside.runs and not aside.complete((text, html_body), tuple(a.data for a in atts)):
+        # a set-aside body was text after all, or sits in a forwarded mail: parse the mail whole
+        return _parse(key, raw, limits, scan, lean=False)
     uncut = ""
     if len(text) > limits.max_body_chars:  # nothing lost: the whole text travels as an attachment
         uncut = text
