@@ -1,0 +1,91 @@
+"""A big mail goes to DATA a piece at a time, and arrives exactly as sendmail() would deliver it.
+
+aiosmtplib's sendmail() copies a mail four times on its way out (line ends, SIZE, dot-stuffing,
+the final dot); forwarding a 20 MB attachment cost 80 MB. From smtp.BIG bytes on, maildesk
+writes the same MAIL, RCPT and DATA itself, dot-stuffing a MiB at a time, whole lines each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from email.message import EmailMessage
+
+import aiosmtplib
+import pytest
+from conftest import eml
+
+from maildesk.outbound import smtp as smtp_module
+from maildesk.outbound.smtp import BIG, OutboxSender, _sendmail_big
+from maildesk.pipeline import Pipeline
+from maildesk.store import open_store
+
+
+def big_text_mail() -> bytes:
+    """Over 2 MiB of CRLF lines, with lines starting with dots on both sides of every piece boundary."""
+    rnd = random.Random(1)
+    lines = [b"From: helpdesk@example.test", b"To: jana@example.test", b"Subject: big", b""]
+    size = 0
+    while size < 2 * BIG + 5000:
+        line = rnd.choice([b".", b"..", b".x", b"x.", b"", b"plain text line " * rnd.randint(1, 6)])
+        lines.append(line)
+        size += len(line) + 2
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+async def send_both(port: int, data: bytes) -> None:
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=10)
+    await client.connect()
+    try:
+        await _sendmail_big(client, "helpdesk@example.test", "jana@example.test", data)
+        await client.sendmail("helpdesk@example.test", ["jana@example.test"], data)
+    finally:
+        await client.quit()
+
+
+def test_a_big_mail_in_pieces_arrives_exactly_as_sendmail_delivers_it(smtp):
+    data = big_text_mail()
+    assert smtp_module._crlf_only(data) and len(data) > 2 * BIG
+    asyncio.run(send_both(smtp.port, data))
+    pieces, whole = smtp.wait_for(2)
+    assert pieces.data == whole.data == data  # dots un-stuffed by the server, nothing added, nothing lost
+    assert (pieces.sender, pieces.rcpts) == (whole.sender, whole.rcpts)
+
+
+def test_a_refusal_at_the_end_of_data_is_the_servers_answer_and_the_session_goes_on(smtp):
+    data = big_text_mail()
+
+    async def refused_then_small() -> int:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp.port, timeout=10)
+        await client.connect()
+        try:
+            smtp.answer = "552 message too big for this mailbox"
+            with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+                await _sendmail_big(client, "helpdesk@example.test", "jana@example.test", data)
+            smtp.answer = None
+            await client.sendmail("helpdesk@example.test", ["jana@example.test"], b"Subject: small\r\n\r\nok\r\n")
+            return refused.value.code
+        finally:
+            await client.quit()
+
+    assert asyncio.run(refused_then_small()) == 552
+    [small] = smtp.wait_for(1)
+    assert small.data.endswith(b"ok\r\n")
+
+
+def test_a_forwarded_big_attachment_reaches_the_consultant_intact(make_config, customer_factory, smtp):
+    cfg = make_config(jana_queues='"general"')
+    customer_factory(cfg)
+    store = open_store(cfg)
+    blob = random.Random(2).randbytes(3 * BIG)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "alice@acme.test", "helpdesk@example.test", "Backup to check"
+    msg["Message-ID"] = "<big-1@acme.test>"
+    msg.set_content("Hello,\nthe backup is attached.\n")
+    msg.add_attachment(blob, maintype="application", subtype="octet-stream", filename="záloha.bak")
+    Pipeline(cfg, store).process(msg.as_bytes())
+    Pipeline(cfg, store).process(eml("new_request", n=2))  # and a small one on the same connection
+    sent = asyncio.run(OutboxSender(cfg, store).flush())
+    assert sent == len(smtp.wait_for(sent)) >= 3
+    [forwarded] = smtp.to("jana@example.test")[:1]
+    assert [p.get_payload(decode=True) for p in forwarded.iter_attachments()] == [blob]
