@@ -89,3 +89,61 @@ def test_a_forwarded_big_attachment_reaches_the_consultant_intact(make_config, c
     assert sent == len(smtp.wait_for(sent)) >= 3
     [forwarded] = smtp.to("jana@example.test")[:1]
     assert [p.get_payload(decode=True) for p in forwarded.iter_attachments()] == [blob]
+
+
+class DeafAfterData:
+    """An SMTP server on loopback that answers up to DATA's 354 and then stops reading (a stuck peer)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.conns: list = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        self.conns.append(conn)
+        conn.sendall(b"220 deaf ESMTP\r\n")
+        buf = b""
+        while True:
+            buf += conn.recv(4096)
+            while b"\r\n" in buf:
+                line, buf = buf.split(b"\r\n", 1)
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    conn.sendall(b"250 deaf\r\n")
+                elif verb == b"DATA":
+                    conn.sendall(b"354 go on\r\n")
+                    return  # reads nothing more: the socket's buffers fill up
+                else:
+                    conn.sendall(b"250 ok\r\n")
+
+    def close(self) -> None:
+        for c in self.conns:
+            c.close()
+        self.server.close()
+
+
+def test_a_server_that_stops_reading_is_a_timeout_and_the_mail_waits_in_no_extra_copy():
+    data = b"Subject: big\r\n\r\n" + b"x" * 998 + b"\r\n" + (b"y" * 76 + b"\r\n") * (24 * BIG // 78)
+    deaf = DeafAfterData()
+    buffered: list[int] = []
+
+    async def send() -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=deaf.port, timeout=1)
+        await client.connect()
+        try:
+            await _sendmail_big(client, "helpdesk@example.test", "jana@example.test", data)
+        finally:
+            transport = client.protocol.transport if client.protocol else None
+            buffered.append(transport.get_write_buffer_size() if transport else -1)
+            client.close()
+
+    try:
+        with pytest.raises(TimeoutError):
+            asyncio.run(send())
+    finally:
+        deaf.close()
+    assert 0 <= buffered[0] <= 2 * BIG + 100  # the rest never left the mail's own bytes
