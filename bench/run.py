@@ -11,8 +11,9 @@ Starts a private Dovecot and an aiosmtpd sink on loopback and prints:
      --grown tickets (bench/seed.py);
   3. latency, APPEND -> confirmation at the SMTP server under IDLE: mails one at a time, and probe
      mails that arrive while a backlog of --mails drains (they must not wait behind it);
-  4. memory: peak resident memory of run --once and of its parse worker (VmRSS from /proc, every
-     20 ms) draining --memory-mails mails of which --big are 20 MB;
+  4. memory: peak resident memory of run --once and of its parse worker (VmRSS of the process
+     and its descendants from /proc, every 20 ms) draining --memory-mails mails of which --big
+     are 20 MB;
 and the daemon's peak resident memory (VmHWM from /proc).
 """
 
@@ -225,7 +226,7 @@ def memory(root: Path, imap: Dovecot, smtp: SmtpSink, n: int, big: int) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "maildesk", "--config", str(desk.rules), "run", "--once"],
                             stderr=open(desk.dir / "run.log", "a"))
     peak = {"daemon": 0.0, "worker": 0.0, "both": 0.0}
-    while proc.poll() is None:  # VmRSS of the process and its children, every 20 ms
+    while proc.poll() is None:  # VmRSS of the process and its descendants, every 20 ms
         rss = _tree_rss(proc.pid)
         if rss:
             peak["daemon"] = max(peak["daemon"], rss[0])
@@ -237,16 +238,21 @@ def memory(root: Path, imap: Dovecot, smtp: SmtpSink, n: int, big: int) -> None:
         sys.exit(f"bench: run --once failed ({proc.returncode}); see {desk.dir / 'run.log'}")
     print(f"memory, run --once over a backlog of {n + big} mails ({big} of them 20 MB; {total / 2**20:.0f} MiB "
           f"in all) in {seconds:.1f} s:")
-    print(f"  peak RSS: daemon {peak['daemon']:.1f} MiB, parse worker {peak['worker']:.1f} MiB, "
-          f"both together {peak['both']:.1f} MiB")
+    print(f"  peak RSS: daemon {peak['daemon']:.1f} MiB, largest other process (parse worker) "
+          f"{peak['worker']:.1f} MiB, "
+          f"all its processes together {peak['both']:.1f} MiB")
 
 
 def _tree_rss(pid: int) -> list[float]:
-    """VmRSS in MiB of a process and then of each of its children (empty when it just ended)."""
+    """VmRSS in MiB of a process and then of each of its descendants (empty when it just ended)."""
     try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids, i = [pid], 0
+        while i < len(pids):
+            p = pids[i]
+            pids += [int(k) for k in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+            i += 1
         out = []
-        for p in [pid, *map(int, kids)]:
+        for p in pids:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     out.append(int(line.split()[1]) / 1024)
