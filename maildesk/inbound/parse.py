@@ -117,12 +117,13 @@ def _attachments(parser: mailparser.MailParser, aside: SetAside) -> list[Attachm
     """Every attachment mail-parser found, plus leaf parts it left out (no name, not body text)."""
     out = []
     for i, att in enumerate(parser.attachments, 1):
-        payload = att.get("payload") or ""
-        try:
-            data = (aside.data(payload) if att.get("binary") else None) or (
-                base64.b64decode(payload) if att.get("binary") else payload.encode("utf-8", "surrogateescape"))
-        except (binascii.Error, ValueError):
-            data = payload.encode("utf-8", "surrogateescape")
+        payload, binary = att.get("payload") or "", att.get("binary")
+        data = aside.data(payload) if binary else None  # a body set aside: decoded from the raw bytes
+        if data is None:
+            try:
+                data = base64.b64decode(payload) if binary else payload.encode("utf-8", "surrogateescape")
+            except (binascii.Error, ValueError):
+                data = payload.encode("utf-8", "surrogateescape")
         out.append(attachments.make(data, decode_rfc2047(att.get("filename") or ""),
                                     clean_header(att.get("mail_content_type") or "", 100), f"attachment-{i}"))
     for i, part in enumerate(parser.message.walk(), 1):
@@ -130,9 +131,9 @@ def _attachments(parser: mailparser.MailParser, aside: SetAside) -> list[Attachm
         if part.is_multipart() or part.get_filename() or part.get("Content-ID") or ctype in _BODY_TYPES \
                 or part.get_content_disposition() == "attachment" or part.get_content_subtype() == "rtf":
             continue
-        set_aside = aside.data(part.get_payload()) if part.get("Content-Transfer-Encoding", "").strip().lower() \
-            == "base64" else None
-        data = set_aside if set_aside is not None else part.get_payload(decode=True)
+        base64_body = part.get("Content-Transfer-Encoding", "").strip().lower() == "base64"
+        kept = aside.data(part.get_payload()) if base64_body else None
+        data = kept if kept is not None else part.get_payload(decode=True)
         if isinstance(data, bytes) and data:
             out.append(attachments.make(data, "", ctype, f"part-{i}.{part.get_content_subtype()[:10]}"))
     unpacked = [inner for att in out if attachments.is_tnef(att) for inner in attachments.unpack_tnef(att)]

@@ -56,6 +56,11 @@ def _value(v: Any) -> Any:
     return v
 
 
+def _transient(exc: sqlite3.OperationalError) -> bool:
+    """A locked database or a full disk: worth trying again later (anything else is a fault)."""
+    return any(word in str(exc) for word in ("locked", "disk", "full"))
+
+
 class StoreBase:
     """The maildesk database, opened with the settings the invariants need; the query mixins build on it."""
 
@@ -124,7 +129,7 @@ class StoreBase:
             self.db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             self.db.rollback()
-            if "locked" in str(exc) or "disk" in str(exc) or "full" in str(exc):
+            if _transient(exc):
                 raise StorageBusy(str(exc)) from exc
             raise
         except BaseException:
@@ -146,7 +151,7 @@ class StoreBase:
                 self.db.execute(f"RELEASE {name}")
             except sqlite3.OperationalError:  # SQLite already rolled the whole group back
                 raise StorageBusy("the batch's transaction was rolled back by SQLite") from exc
-            if isinstance(exc, sqlite3.OperationalError) and any(w in str(exc) for w in ("locked", "disk", "full")):
+            if isinstance(exc, sqlite3.OperationalError) and _transient(exc):
                 raise StorageBusy(str(exc)) from exc
             raise
         else:

@@ -39,11 +39,10 @@ class MailStore(StoreBase):
     def hold(self, *, key: str, reason: str, sender: str, subject: str, date: str, raw_sha256: str,
              attempts: int) -> int:
         """Quarantine a message; returns its quarantine ID."""
-        qid = self.insert("quarantine", {
+        return self.insert("quarantine", {
             "key": key, "reason": reason, "sender": sender, "subject": subject, "date": date,
             "raw_sha256": raw_sha256, "attempts": attempts, "status": HeldState.HELD.value, "created": now(),
         })
-        return qid
 
     def held(self, qid: int) -> Held | None:
         return from_row(Held, self.one("SELECT * FROM quarantine WHERE id = ?", (qid,)))
