@@ -1,4 +1,4 @@
-"""The outbox claims a chunk of mails in one commit; only one is ever on the wire, the rest go back.
+"""The outbox claims a chunk of mails in one commit; what was never on the wire goes back.
 
 A claim keeps another maildesk process (ingest, the CLI) from sending the same mail. Claiming a
 chunk at once saves a commit per mail, so the sender must give back what it never tried (the
@@ -46,8 +46,8 @@ def test_a_slow_server_never_lets_a_claim_grow_stale(cfg, customer, smtp, frozen
     sender = OutboxSender(cfg, store)
     real, claims = sender._transmit, []
 
-    async def slow(row, data, args):  # every mail takes longer than the SMTP timeout to go out
-        await real(row, data, args)
+    async def slow(row, data, args, lane=0):  # every mail takes longer than the SMTP timeout to go out
+        await real(row, data, args, lane)
         frozen_clock["now"] += timedelta(seconds=cfg.smtp.timeout + 1)
 
     monkeypatch.setattr(sender, "_transmit", slow)

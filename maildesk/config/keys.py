@@ -75,6 +75,7 @@ class Smtp:
     retry_base: int = opt(30, "Seconds before the first retry of a mail the server deferred; doubles per attempt.")
     retry_max: int = opt(3600, "Upper bound in seconds between two delivery attempts of one mail.")
     give_up_hours: int = opt(72, "Hours after which a mail that still gets 4xx or no connection is marked dead.")
+    connections: int = opt(4, "SMTP connections used side by side when several mails are due (1-16); mails to one recipient about one ticket still go one after the other.")
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,8 @@ def _validate(cfg: Config, text: str) -> None:
         if not re.fullmatch(r"\d+/\d+[smhd]", cap):
             raise ConfigError(f"{cap!r} is not COUNT/WINDOW such as 10/10m", key="limits.auto_caps",
                               line=find_line(text, "limits", "auto_caps"))
+    if not 1 <= cfg.smtp.connections <= 16:
+        raise ConfigError("must be from 1 to 16", key="smtp.connections", line=find_line(text, "smtp", "connections"))
     if cfg.imap.enabled and not cfg.imap.username:
         raise ConfigError("required when imap.enabled is true", key="imap.username", line=find_line(text, "imap", None))
     for key in ("raw_days", "attachment_days"):

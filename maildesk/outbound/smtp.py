@@ -9,9 +9,11 @@ dead with the server's reason. A crash between the server's 250 and our
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
+from collections.abc import Coroutine, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -93,6 +95,57 @@ async def _drained(transport: asyncio.BaseTransport | None, timeout: float | Non
             await asyncio.sleep(0.002)
 
 
+class _Chunk:
+    """Claimed mails shared by a flush's lanes: each takes the oldest whose ticket and recipient are free.
+
+    Mails to one recipient about one ticket go out in order, one after the other (a reply never
+    overtakes the confirmation before it); everything else goes out side by side.
+    """
+
+    def __init__(self, rows: list[OutboxMail], claimed: datetime) -> None:
+        self.rows = list(rows)
+        self.claimed = claimed
+        self.sent = 0
+        self.stop: str | None = None  # "down": the server is unreachable; "slow": the claim is getting old
+        self._busy: set[tuple[str, int | None]] = set()
+        self._freed = asyncio.Condition()
+        self.answered = asyncio.Event()  # the server answered the first lane (or the chunk ended): others may start
+
+    async def take(self) -> OutboxMail | None:
+        """The next mail for a lane, waiting while only mails behind one on the wire are left; None: no more."""
+        async with self._freed:
+            while self.rows and self.stop is None:
+                row = next((r for r in self.rows if (r.rcpt, r.ticket) not in self._busy), None)
+                if row is not None:
+                    self.rows.remove(row)
+                    self._busy.add((row.rcpt, row.ticket))
+                    return row
+                await self._freed.wait()
+            return None
+
+    async def done(self, row: OutboxMail, stop: str | None = None, tried: bool = True) -> None:
+        """The lane is finished with this mail (untried: it goes back first); `stop` ends the chunk."""
+        async with self._freed:
+            self._busy.discard((row.rcpt, row.ticket))
+            if not tried:
+                self.rows.insert(0, row)
+            self.stop = self.stop or stop
+            self._freed.notify_all()
+        self.answered.set()
+
+
+async def _all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run the lanes side by side; when one fails, the others are stopped and its exception is raised."""
+    tasks = [asyncio.create_task(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+
 def backoff(attempts: int, base: int, cap: int) -> int:
     """Seconds to wait after the given number of failed attempts: base * 2^(n-1), at most cap."""
     return int(min(cap, base * 2 ** max(0, attempts - 1)))
@@ -108,64 +161,104 @@ class OutboxSender:
         self.down_since: datetime | None = None
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._client: aiosmtplib.SMTP | None = None  # kept from mail to mail until a flush finishes
+        self._clients: dict[int, aiosmtplib.SMTP] = {}  # by lane, kept from mail to mail until a flush finishes
+        self._heavy = asyncio.Lock()  # one mail with attachments at a time: memory holds one forwarded file
+        self._refused: set[int] = set()  # lanes whose connection the server refused (logged once, not per chunk)
 
     async def flush(self, max_priority: int = 1) -> int:
         """Deliver every due mail (max_priority 0: only live mail); stops early while the server is down.
 
         The lock is taken a chunk at a time, so a flush of live mail (the daemon's, right after a
-        message it took while a backlog drains) gets in between the chunks of a long flush. Only
-        one mail is ever in flight. Returns how many were sent.
+        message it took while a backlog drains) gets in between the chunks of a long flush. A chunk
+        goes out over up to `smtp.connections` connections at once. Returns how many were sent.
         """
         sent = 0
         args = None
         while True:
             async with self._lock:
-                finished = True  # no mail left, the server is down, or a fault: hang up
                 due = self.store.due_mail(max_priority=max_priority)
-                rows, claimed = self._claim(due), clock.now()
+                rows = self._claim(due)
+                args = args or smtp_args(self.cfg)  # once per flush (password_file is a read)
+                chunk = _Chunk(rows, clock.now())
+                finished = True  # no mail left, the server is down, or a fault: hang up
                 try:
-                    while rows:
-                        if clock.now() - claimed > timedelta(seconds=self.cfg.smtp.timeout):
-                            finished = False  # a slow server: claim the rest afresh before anyone thinks them stale
-                            break
-                        args = args or smtp_args(self.cfg)  # once per flush (password_file is a read)
-                        ok = await self._deliver(rows.pop(0), args)
-                        if ok is None:  # server unreachable: no point trying the rest now
-                            break
-                        sent += ok
-                    else:
-                        finished = not due
+                    await _all(self._lane(lane, chunk, args)
+                               for lane in range(min(self.cfg.smtp.connections, len(rows))))
+                    finished = chunk.stop == "down" or (chunk.stop is None and not due)
                 finally:
-                    self.store.unclaim_mails([r.id for r in rows], os.getpid())  # never tried: pending again
+                    self.store.unclaim_mails([r.id for r in chunk.rows], os.getpid())  # never tried: pending again
                     if finished:
                         await self._hang_up()
+                sent += chunk.sent
                 if finished:
                     return sent
 
-    async def _transmit(self, row: OutboxMail, data: bytes, args: dict[str, Any]) -> None:
-        """One mail over the flush's connection (opened on first use: connect, STARTTLS, login)."""
-        if self._client is None:
+    async def _lane(self, lane: int, chunk: _Chunk, args: dict[str, Any]) -> None:
+        """One connection's share of a chunk: the next mail whose ticket and recipient are not on the wire.
+
+        The first lane goes alone until the server has answered once (a server that is down costs
+        one attempt, not one per lane); a further connection the server refuses is simply not used.
+        """
+        if lane:
+            await chunk.answered.wait()
+            if chunk.stop is not None or not chunk.rows or not await self._connect(lane, args):
+                return
+        while (row := await chunk.take()) is not None:
+            if clock.now() - chunk.claimed > timedelta(seconds=self.cfg.smtp.timeout):
+                # a slow server: claim the rest afresh before anyone thinks them stale
+                await chunk.done(row, stop="slow", tried=False)
+                return
+            ok: bool | None = False
+            try:
+                ok = await self._deliver(row, args, lane)
+                chunk.sent += bool(ok)
+            finally:  # server unreachable (None): no point trying the rest now
+                await chunk.done(row, stop="down" if ok is None else None)
+
+    async def _connect(self, lane: int, args: dict[str, Any]) -> bool:
+        """Open a further lane's connection; False when the server will not have it (many allow only a few)."""
+        if lane in self._clients:
+            return True
+        client = aiosmtplib.SMTP(**args)
+        try:
+            await client.connect()
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            client.close()
+            if lane not in self._refused:
+                self._refused.add(lane)
+                log.info("SMTP server %s:%d refused connection %d (%s); sending over fewer",
+                         self.cfg.smtp.host, self.cfg.smtp.port, lane + 1, str(exc)[:120])
+            return False
+        self._refused.discard(lane)
+        self._clients[lane] = client
+        return True
+
+    async def _transmit(self, row: OutboxMail, data: bytes, args: dict[str, Any], lane: int = 0) -> None:
+        """One mail over the lane's connection (opened on first use: connect, STARTTLS, login)."""
+        client = self._clients.get(lane)
+        if client is None:
             client = aiosmtplib.SMTP(**args)
             await client.connect()
-            self._client = client
+            self._clients[lane] = client
         try:
             if len(data) >= BIG and _crlf_only(data):
-                await _sendmail_big(self._client, row.mail_from, row.rcpt, data)
+                await _sendmail_big(client, row.mail_from, row.rcpt, data)
             else:
-                await self._client.sendmail(row.mail_from, [row.rcpt], data)
+                await client.sendmail(row.mail_from, [row.rcpt], data)
         except BaseException:  # whatever state the session is in now, the next mail gets a fresh one
-            await self._hang_up()
+            await self._hang_up(lane)
             raise
 
-    async def _hang_up(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                async with asyncio.timeout(2):
-                    await client.quit()
-            except Exception:  # already gone, or rude: it is closed either way
-                client.close()
+    async def _hang_up(self, lane: int | None = None) -> None:
+        """QUIT one lane's connection, or every lane's."""
+        for n in [lane] if lane is not None else list(self._clients):
+            client = self._clients.pop(n, None)
+            if client is not None:
+                try:
+                    async with asyncio.timeout(2):
+                        await client.quit()
+                except Exception:  # already gone, or rude: it is closed either way
+                    client.close()
 
     def _claim(self, rows: list[OutboxMail]) -> list[OutboxMail]:
         """Mark a chunk of mails as being sent (one commit), so another maildesk process cannot send them too.
@@ -194,8 +287,12 @@ class OutboxSender:
                         "sending when it stopped may reach its recipient twice", released)
         return released
 
-    async def _deliver(self, row: OutboxMail, args: dict[str, Any]) -> bool | None:
+    async def _deliver(self, row: OutboxMail, args: dict[str, Any], lane: int = 0) -> bool | None:
         """True when sent, False when deferred or dead, None when the server is unreachable (a claimed mail)."""
+        async with self._heavy if row.attachments else contextlib.nullcontext():
+            return await self._build_and_send(row, args, lane)
+
+    async def _build_and_send(self, row: OutboxMail, args: dict[str, Any], lane: int) -> bool | None:
         try:
             data = attach(bytes(row.raw), row.attachments, self.blobs)
         except (OSError, ValueError) as exc:  # a blob removed by hand: this mail cannot be built again
@@ -205,7 +302,7 @@ class OutboxSender:
             return False
         try:
             try:
-                await self._transmit(row, data, args)
+                await self._transmit(row, data, args, lane)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 raise exc.recipients[0] from exc  # one recipient per mail: its own answer is the answer
         except aiosmtplib.SMTPResponseException as exc:
