@@ -180,7 +180,7 @@ class Daemon:
         """Process fetched messages in UID order as one group commit; a transient fault ends the batch early."""
         outcomes: list[tuple[int, Outcome]] = []
         fault: TransientError | None = None
-        with self.store.group():
+        with self.store.group(), self.pipeline.blobs.deferred():  # blobs synced once, before the commit
             for uid in sorted(raws):
                 crash.point("after-fetch")
                 self.pipeline.desk.outbox.priority = int(backlog)

@@ -1,0 +1,105 @@
+"""A batch's blobs are made durable by one file-system sync before the commit that refers to them.
+
+Inside `BlobStore.deferred()` a blob is written under a temporary name without its own fsync;
+leaving it syncs them all at once and only then gives them their names. So a crash before the
+sync leaves only `.tmp` files, never a named blob with torn content that a retry would reuse.
+"""
+
+from __future__ import annotations
+
+import errno
+import multiprocessing
+import os
+import time
+
+import pytest
+from conftest import eml, run_once
+
+from maildesk.cli.fsck import GRACE, fsck
+from maildesk.errors import StorageBusy
+from maildesk.store import blobs as blobs_module
+from maildesk.store import open_store
+from maildesk.store.blobs import BlobStore
+
+
+def named(root) -> list[str]:
+    return sorted(p.name for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def temporary(root) -> list[str]:
+    return sorted(p.name for p in root.rglob(".*.tmp"))
+
+
+def test_deferred_blobs_get_their_names_only_after_the_sync(tmp_path, monkeypatch):
+    syncs: list[int] = []
+    real = blobs_module._syncfs
+    monkeypatch.setattr(blobs_module, "_syncfs", lambda fd: syncs.append(fd) or (real(fd) if real else 0))
+    store = BlobStore(tmp_path)
+    with store.deferred():
+        a, b = store.put(b"first mail"), store.put(b"an attachment")
+        assert store.put(b"first mail") == a  # the same bytes again in the batch: one file
+        assert named(tmp_path) == [] and len(temporary(tmp_path)) == 2
+        assert store.get(a) == b"first mail"  # readable in the batch all the same
+        with store.open(b) as fh:
+            assert fh.read() == b"an attachment"
+    assert len(syncs) == 1
+    assert named(tmp_path) == sorted([a, b]) and temporary(tmp_path) == []
+    assert store.get(b) == b"an attachment"
+
+
+def test_outside_a_batch_every_put_is_durable_at_once(tmp_path, monkeypatch):
+    fsyncs: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(blobs_module.os, "fsync", lambda fd: fsyncs.append(fd) or real(fd))
+    store = BlobStore(tmp_path)
+    digest = store.put(b"alone")
+    assert fsyncs and named(tmp_path) == [digest]
+
+
+def _crash_inside(root) -> None:
+    store = BlobStore(root)
+    with store.deferred():
+        store.put(b"x" * 100_000)
+        os._exit(3)  # killed in the middle of the batch, before the sync
+
+
+def test_a_crash_before_the_sync_leaves_no_named_blob_and_the_retry_writes_it_whole(tmp_path):
+    child = multiprocessing.get_context("fork").Process(target=_crash_inside, args=(tmp_path,))
+    child.start()
+    child.join()
+    assert child.exitcode == 3
+    assert named(tmp_path) == [] and len(temporary(tmp_path)) == 1
+    store = BlobStore(tmp_path)
+    digest = store.put(b"x" * 100_000)
+    assert store.get(digest) == b"x" * 100_000
+
+
+def test_a_failing_sync_is_transient_and_names_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(blobs_module, "_syncfs", lambda fd: -1)
+
+    def eio(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(blobs_module.os, "fsync", eio)
+    store = BlobStore(tmp_path)
+    with pytest.raises(StorageBusy, match="sync"), store.deferred():
+        store.put(b"lost with the disk")
+    assert named(tmp_path) == []
+
+
+def test_a_fetched_batch_is_one_sync_and_fsck_clears_what_a_crash_left(cfg, customer, dovecot, smtp, monkeypatch):
+    syncs: list[int] = []
+    real = blobs_module._syncfs
+    monkeypatch.setattr(blobs_module, "_syncfs", lambda fd: syncs.append(fd) or (real(fd) if real else 0))
+    for n in range(1, 6):
+        dovecot.append(cfg.imap.username, eml("new_request", n=n))
+    run_once(cfg)
+    assert len(syncs) == 1  # five mails' blobs, one sync
+    assert dovecot.count(cfg.imap.username, "INBOX") == 0
+    root = cfg.data_dir / "blobs"
+    assert len(named(root)) == 5
+    orphan = root / "ab" / f".{'ab' * 32}.999.tmp"  # what a crash before the sync leaves
+    orphan.parent.mkdir(exist_ok=True)
+    orphan.write_bytes(b"torn")
+    fsck(open_store(cfg), BlobStore(root), now=time.time() + GRACE + 60)
+    assert not orphan.exists() and len(named(root)) == 5
