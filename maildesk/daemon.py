@@ -22,7 +22,7 @@ from maildesk import clock, crash, metrics, schedule, shutdown, systemd
 from maildesk.act.escalate import escalate
 from maildesk.config import Config, load
 from maildesk.errors import ConfigError, TransientError
-from maildesk.inbound.fetch import ImapSource, fetch_batches
+from maildesk.inbound.fetch import PIECE, ImapSource, fetch_batches
 from maildesk.inbound.headers import message_key
 from maildesk.models import Outcome
 from maildesk.outbound.smtp import OutboxSender
@@ -146,7 +146,11 @@ class Daemon:
         alone), all are made durable by one commit, and only then do they leave the INBOX.
         """
         big = [u for u in uids if sizes[u] > self.cfg.limits.max_message_bytes]
-        raws = await src.fetch_many([u for u in uids if u not in big]) if len(big) < len(uids) else {}
+        whole = [u for u in uids if u not in big and sizes[u] < PIECE]
+        raws = await src.fetch_many(whole) if whole else {}
+        for uid in uids:  # a big one (it comes in a batch of its own): a piece at a time
+            if uid not in big and uid not in whole and (raw := await src.fetch_pieces(uid)) is not None:
+                raws[uid] = raw
         for uid in big:  # too large to fetch: the header is enough to quarantine it
             if (header := await src.fetch_headers(uid)) is not None:
                 raws[uid] = header

@@ -6,6 +6,7 @@ these tests check the mechanism, not a figure.
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 
@@ -40,3 +41,49 @@ def test_the_daemon_sets_it_before_any_mail(offline_cfg, monkeypatch):
     monkeypatch.setattr(daemon, "give_back_big_buffers", lambda: calls.append(1))
     run_once(offline_cfg)
     assert calls == [1]
+
+
+def big_request(size: int, n: int = 1) -> bytes:
+    """A contact's request with one random attachment of `size` bytes (CRLF, as a mail server stores it)."""
+    from email.message import EmailMessage
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "alice@acme.test", "helpdesk@example.test", f"Backup {n}"
+    msg["Message-ID"], msg["Date"] = f"<big-{n}@acme.test>", "Mon, 16 Nov 2026 09:00:00 +0100"
+    msg.set_content("Hello,\nthe backup is attached.\n")
+    msg.add_attachment(random.Random(n).randbytes(size), maintype="application", subtype="octet-stream",
+                       filename="záloha.bak")
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+
+def test_a_big_mail_is_fetched_in_pieces_and_arrives_whole(cfg, dovecot):
+    import asyncio
+
+    from maildesk.inbound.fetch import PIECE, ImapSource
+    odd, even = big_request(2_500_000, 1), big_request(2 * PIECE, 2)
+    even += b"e" * (-(len(even) + 2) % PIECE) + b"\r\n"  # an epilogue that makes it a multiple of PIECE
+    for raw in (odd, even):
+        dovecot.append(cfg.imap.username, raw)
+
+    async def fetch() -> tuple[list[bytes | None], list[str], bytes | None]:
+        src, sent = ImapSource(cfg), []
+        await src.connect()
+        real = src.conn.uid
+
+        def spy(command, *args):
+            sent.append(" ".join(str(a) for a in (command, *args)))
+            return real(command, *args)
+
+        src.conn.uid = spy  # type: ignore[method-assign]
+        try:
+            uids = await src.uids()
+            got = [await src.fetch_pieces(u) for u in uids]
+            return got, sent, await src.fetch_pieces(uids[-1] + 100)
+        finally:
+            await src.close()
+
+    got, sent, gone = asyncio.run(fetch())
+    assert got[0] == odd
+    assert len(even) % PIECE == 0 and got[1] == even  # an exact multiple: the last piece is empty
+    assert all(f"<{i * PIECE}.{PIECE}>" in " ".join(sent) for i in range(len(odd) // PIECE + 1))
+    assert gone is None  # no such message: nothing, not an empty mail
+

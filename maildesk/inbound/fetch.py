@@ -10,6 +10,7 @@ a re-fetch harmless even when the mailbox was re-created.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 from collections.abc import Awaitable
@@ -144,6 +145,30 @@ class ImapSource:
             raise MailServerDown(f"UID FETCH {uid_set(uids)[:40]}: {_text(resp)}")
         return literals_by_uid(resp.lines)
 
+    async def fetch_pieces(self, uid: int) -> bytes | None:
+        """One big message a piece at a time (partial FETCH, RFC 3501 6.4.5); None when it vanished.
+
+        aioimaplib gathers a literal in a buffer and copies it out whole, so a 20 MB mail fetched
+        in one go stood in memory three times over; in pieces, only the mail itself and one piece.
+        """
+        out = io.BytesIO()
+        while True:
+            what = f"(UID BODY.PEEK[]<{out.tell()}.{PIECE}>)"
+            resp = await self._call(self.conn.uid("fetch", str(uid), what), "UID FETCH piece")
+            if resp.result != "OK":
+                raise MailServerDown(f"UID FETCH {uid} {what}: {_text(resp)}")
+            piece = next((line for line in resp.lines if isinstance(line, bytearray)), None)
+            answered = any(b"FETCH" in line for line in resp.lines if isinstance(line, bytes))
+            del resp
+            if piece is None:
+                if not answered:  # expunged meanwhile: no FETCH line at all (never half a message)
+                    return None
+                break  # past the end: an empty string instead of a literal
+            out.write(piece)
+            if len(piece) < PIECE:
+                break
+        return out.getvalue() if out.tell() else None
+
     async def fetch_headers(self, uid: int) -> bytes | None:
         """Only the header of a message (for one too large to fetch)."""
         resp = await self._call(self.conn.uid("fetch", str(uid), "(UID BODY.PEEK[HEADER])"), "UID FETCH HEADER")
@@ -210,6 +235,7 @@ class ImapSource:
             raise MailServerDown("IMAP connection lost during IDLE")
 
 
+PIECE = 1 << 20  # a message this big or bigger is fetched in pieces of this size (fetch_pieces)
 BATCH_BYTES = 8 * 1024 * 1024  # one FETCH brings at most this much (a larger message comes alone)
 BATCH_COUNT = 50  # and at most this many messages
 
