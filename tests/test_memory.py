@@ -87,3 +87,22 @@ def test_a_big_mail_is_fetched_in_pieces_and_arrives_whole(cfg, dovecot):
     assert all(f"<{i * PIECE}.{PIECE}>" in " ".join(sent) for i in range(len(odd) // PIECE + 1))
     assert gone is None  # no such message: nothing, not an empty mail
 
+
+def test_a_forwarded_file_is_built_without_a_second_copy(tmp_path):
+    import json
+    import os
+    import tracemalloc
+
+    from maildesk.outbound.message import attach
+    from maildesk.store.blobs import BlobStore
+    blobs = BlobStore(tmp_path)
+    sha = blobs.put(os.urandom(6 << 20))
+    raw = b"From: helpdesk@example.test\r\nTo: jana@example.test\r\nSubject: x\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+    refs = json.dumps([{"sha256": sha, "content_type": "application/octet-stream", "filename": "x.bin"}])
+    tracemalloc.start()
+    try:
+        out = attach(raw, refs, blobs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(out) > 8 << 20 and peak < 1.3 * len(out)  # the mail once (a list joined at the end: twice)

@@ -13,6 +13,7 @@ import email.policy
 import email.utils
 import hashlib
 import hmac
+import io
 import json
 import re
 import secrets
@@ -143,17 +144,19 @@ def attach(raw: bytes, attachments_json: str | None, blobs: BlobStore) -> bytes:
     boundary = "===============" + secrets.token_hex(16) + "=="  # base64 has no '-': only the text could hold it
     while boundary.encode() in body:
         boundary = "===============" + secrets.token_hex(16) + "=="
-    out = [b"\r\n".join(top), b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"",
-           boundary.encode(), b"\"\r\n\r\n--", boundary.encode(), b"\r\n",
-           b"\r\n".join(f for f in content if not f.lower().startswith(b"mime-version")), b"\r\n\r\n", body,
-           b"\r\n"]  # the CRLF before a boundary belongs to the boundary (RFC 2046): the text keeps its own
+    out = io.BytesIO()  # its getvalue() hands over the buffer itself: the mail is never held twice
+    for piece in (b"\r\n".join(top), b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"",
+                  boundary.encode(), b"\"\r\n\r\n--", boundary.encode(), b"\r\n",
+                  b"\r\n".join(f for f in content if not f.lower().startswith(b"mime-version")), b"\r\n\r\n", body,
+                  b"\r\n"):  # the CRLF before a boundary belongs to the boundary (RFC 2046): the text keeps its own
+        out.write(piece)
     for ref in json.loads(attachments_json):
-        out += [b"--", boundary.encode(), b"\r\n", _part_head(ref["content_type"], ref["filename"])]
+        out.writelines((b"--", boundary.encode(), b"\r\n", _part_head(ref["content_type"], ref["filename"])))
         with blobs.open(ref["sha256"]) as fh:
             while block := fh.read(_B64_BLOCK):
-                out.append(base64.encodebytes(block).replace(b"\n", b"\r\n"))
-    out += [b"--", boundary.encode(), b"--\r\n"]
-    return b"".join(out)
+                out.write(base64.encodebytes(block).replace(b"\n", b"\r\n"))
+    out.writelines((b"--", boundary.encode(), b"--\r\n"))
+    return out.getvalue()
 
 
 def _part_head(content_type: str, filename: str) -> bytes:
