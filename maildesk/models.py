@@ -14,10 +14,11 @@ class Attachment:
     content_type: str
     data: bytes
     sha256: str
+    stored: int | None = None  # the size, when the parse worker wrote a big file to the blob store itself (data: b"")
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return len(self.data) if self.stored is None else self.stored
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ class Pipeline:
         self.blobs = BlobStore(cfg.data_dir / "blobs")
         self.renderer = Renderer(cfg)
         self.desk = Desk(cfg, store, Outbox(cfg, store, self.renderer))
-        self.parse = ParseWorker(cfg.limits)
+        self.parse = ParseWorker(cfg.limits, cfg.data_dir)
 
     def process(self, raw: bytes, *, uidvalidity: int | None = None, uid: int | None = None,
                 force: bool = False, oversized: int | None = None) -> Outcome:
@@ -161,7 +161,8 @@ class Pipeline:
         raw_sha = self.blobs.put(raw)
         if decision.kind in (Kind.NEW, Kind.FOLLOWUP):  # a quarantined mail keeps only its raw bytes
             for att in mail.attachments:
-                self.blobs.put(att.data)
+                if att.stored is None:  # a big one the parse worker stored already (durably)
+                    self.blobs.put(att.data)
         with self.store.transaction():
             # The claim: BEGIN IMMEDIATE serialises writers, so of two processes holding the same
             # message (an MTA delivering twice) only the first commits; the other finds its outcome here.

@@ -88,6 +88,51 @@ def test_a_big_mail_is_fetched_in_pieces_and_arrives_whole(cfg, dovecot):
     assert gone is None  # no such message: nothing, not an empty mail
 
 
+def _open_fds() -> int:
+    import os
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_big_mail_goes_to_the_worker_as_a_memory_file_and_its_attachment_to_the_blob_store(tmp_path, monkeypatch):
+    from maildesk.config import Limits
+    from maildesk.inbound import worker as worker_module
+    from maildesk.store.blobs import BlobStore
+
+    def not_through_the_pipe(raw, limits):
+        raise AssertionError("a big mail was pickled through the pipe")
+
+    monkeypatch.setattr(worker_module, "_remote", not_through_the_pipe)  # the forked worker has it too
+    raw = big_request(3 << 20)
+    fds = _open_fds()
+    worker = worker_module.ParseWorker(Limits(parse_timeout=20), tmp_path)
+    try:
+        parsed = worker(raw)
+    finally:
+        worker.close()
+    [att] = parsed.attachments
+    assert att.data == b"" and att.stored == att.size == 3 << 20  # stored over there, not pickled back
+    assert BlobStore(tmp_path / "blobs").get(att.sha256) == random.Random(1).randbytes(3 << 20)
+    assert parsed.raw == raw and parsed.subject == "Backup 1"
+    assert _open_fds() == fds  # the memory file is closed once parsed
+
+
+def _cannot_read(parent, fd, limits, blobs):
+    return None  # what the worker answers when /proc is not there to read the memory file
+
+
+def test_a_worker_that_cannot_read_the_memory_file_gets_the_mail_through_the_pipe(tmp_path, monkeypatch):
+    from maildesk.config import Limits
+    from maildesk.inbound import worker as worker_module
+    monkeypatch.setattr(worker_module, "_remote_big", _cannot_read)
+    worker = worker_module.ParseWorker(Limits(parse_timeout=20), tmp_path)
+    try:
+        parsed = worker(big_request(2 << 20))
+    finally:
+        worker.close()
+    [att] = parsed.attachments
+    assert att.stored is None and len(att.data) == att.size == 2 << 20
+
+
 def test_a_forwarded_file_is_built_without_a_second_copy(tmp_path):
     import json
     import os

@@ -135,3 +135,26 @@ def test_the_pipeline_redacts_from_the_workers_scan_without_parsing_again(offlin
     monkeypatch.setattr(credentials, "passwords_in_message", no_second_parse)
     outcome = pipeline.process(mail(*CASES["html split by tags"]))
     assert outcome.replacement is not None and SECRET.encode() not in outcome.replacement
+
+
+@pytest.mark.parametrize("label", ["Password", "Licence"])
+def test_a_big_file_holding_a_secret_is_never_stored_unredacted(make_config, label):
+    """The parse worker stores a big mail's files itself, but never those of a mail to be redacted first."""
+    from maildesk.act.customers import add_customer
+    from maildesk.pipeline import Pipeline
+    from maildesk.store import open_store
+    cfg = make_config()
+    assert cfg.limits.parse_timeout > 0  # the worker's path
+    store = open_store(cfg)
+    add_customer(store, "12345678", "ACME", ["alice@acme.test"], "en", SECRET)
+    secret = SECRET if label == "Password" else "LIC-778899"
+    note = (f"{label}: {secret}\r\n" + "log line without secrets\r\n" * 60_000).encode()  # 1.5 MB
+    raw = mail(f"Customer: 12345678\nPassword: {SECRET}\n\nLicence: {secret}\n", None,
+               attachments=((note, "application/octet-stream", "session.log"),))
+    assert len(raw) > 2 << 20
+    outcome = Pipeline(cfg, store).process(raw)
+    assert outcome.kind.value == "new"
+    files = [p for p in (cfg.data_dir / "blobs").rglob("*") if p.is_file()]
+    assert len(files) == 2  # the raw mail and the file, both stored redacted; no orphan from the worker
+    for path in files:
+        assert secret.encode() not in path.read_bytes() and SECRET.encode() not in path.read_bytes(), path.name
