@@ -13,10 +13,14 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 MIN_RUN = 1 << 20  # smaller bodies cost the parser less than this module saves
-_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/]{4,76}={0,2}\r?\n)+")  # anchored at line starts: linear
+# One character class, not a repeated group of lines: re keeps state per repetition of a group,
+# and over the 270,000 lines of a 20 MB attachment that was 74 MiB. A run stops at a blank line.
+_RUN = re.compile(rb"(?m)^[A-Za-z0-9+/][A-Za-z0-9+/=\r\n]*\n")
+_BLANK = re.compile(rb"\n\r?\n")
 
 
 @dataclass
@@ -54,14 +58,26 @@ def set_aside(raw: bytes) -> SetAside:
     pieces: list[bytes | memoryview] = []
     runs: dict[str, memoryview] = {}
     last = 0
-    for m in _RUN.finditer(raw):
-        if m.end() - m.start() < MIN_RUN:
+    for start, end in _runs(raw):
+        if end - start < MIN_RUN:
             continue
         token = f"MaildeskAside{len(runs)}x{nonce}"
-        runs[token] = view[m.start():m.end()]
-        pieces += [view[last:m.start()], token.encode() + (b"\r\n" if raw[m.end() - 2:m.end()] == b"\r\n" else b"\n")]
-        last = m.end()
+        runs[token] = view[start:end]
+        pieces += [view[last:start], token.encode() + (b"\r\n" if raw[end - 2:end] == b"\r\n" else b"\n")]
+        last = end
     if not runs:
         return SetAside(raw)
     pieces.append(view[last:])
     return SetAside(b"".join(pieces), runs)
+
+
+def _runs(raw: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of whole lines of base64 characters, none of them blank."""
+    pos = 0
+    while m := _RUN.search(raw, pos):
+        start, end = m.span()
+        blank = _BLANK.search(raw, start, end)
+        if blank:  # the run ends with the line before the blank one; the next may start after it
+            end = blank.start() + 1
+        yield start, end
+        pos = max(end, blank.end() if blank else end)
