@@ -201,3 +201,21 @@ def test_the_html_export_is_well_formed_escaped_and_its_links_resolve(desk, tmp_
     hostile = (tmp_path / "site" / "en" / "6.html").read_text()
     assert "<script>alert(1)</script>" not in hostile and "&lt;script&gt;" in hostile and "a &lt; b" in hostile
     assert "MAILDESK_INDEX" in (tmp_path / "site" / "search.js").read_text()
+
+
+def test_stem_takes_the_longest_ending_that_leaves_four_letters():
+    """The rule, written out as plainly as possible, against the fast lookup over many words."""
+    import random
+
+    def longest_ending_first(word: str) -> str:
+        for ending in sorted(kb._ENDINGS, key=len, reverse=True):
+            if word.endswith(ending) and len(word) - len(ending) >= 4:
+                return word[: -len(ending)]
+        return word
+
+    rnd = random.Random(5)
+    words = ["".join(rnd.choice("abcdeghikmnoprstuvyz") for _ in range(rnd.randint(1, 12))) for _ in range(20_000)]
+    words += [base + e for base in ("fakt", "tisk", "abc", "faktur") for e in kb._ENDINGS]
+    assert [kb.stem(w) for w in words] == [longest_ending_first(w) for w in words]
+    assert [kb.stem(w) for w in ("faktury", "faktura", "fakturou", "tiskarnami", "abcde")] == \
+        ["faktur", "faktur", "faktur", "tiskarn", "abcd"]

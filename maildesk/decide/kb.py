@@ -39,11 +39,19 @@ def fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
 
 
+_BY_LENGTH = tuple((n, frozenset(e for e in _ENDINGS if len(e) == n)) for n in sorted({len(e) for e in _ENDINGS},
+                                                                                     reverse=True))
+
+
 def stem(word: str) -> str:
-    """A word without its usual ending, at least four letters long ("faktury" -> "faktur")."""
-    for ending in _ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= 4:
-            return word[: -len(ending)]
+    """A word without its usual ending, at least four letters long ("faktury" -> "faktur").
+
+    The longest ending that leaves four letters wins; one set lookup per ending length, not a
+    test of every ending (that was 50 `endswith` calls a word, a fifth of a mail's decision time).
+    """
+    for n, endings in _BY_LENGTH:
+        if len(word) - n >= 4 and word[-n:] in endings:
+            return word[:-n]
     return word
 
 
@@ -68,9 +76,10 @@ class Hit:
     matched: int  # how many of the query's stems the article contains
 
 
-def search(store: Store, text: str, language: str | None, limit: int = 20) -> list[Hit]:
-    """Published articles (in a language, or any) ranked for a text."""
-    terms = stems(text)
+def search(store: Store, text: str, language: str | None, limit: int = 20,
+           terms: list[str] | None = None) -> list[Hit]:
+    """Published articles (in a language, or any) ranked for a text (or for its stems, when known)."""
+    terms = stems(text) if terms is None else terms
     if not terms:
         return []
     match = " OR ".join(f'"{t}"*' for t in terms)
@@ -88,7 +97,7 @@ def suggest(cfg: Config, store: Store, text: str, language: str | None) -> list[
     k = cfg.kb
     if k.suggest <= 0 or not terms:
         return []
-    good = [h for h in search(store, text, language)
+    good = [h for h in search(store, text, language, terms=terms)
             if h.matched >= k.min_terms and 100 * h.matched / len(terms) >= k.min_coverage]
     return [h.article for h in good[: k.suggest]]
 
