@@ -142,7 +142,8 @@ def test_a_forwarded_file_is_built_without_a_second_copy(tmp_path):
     from maildesk.store.blobs import BlobStore
     blobs = BlobStore(tmp_path)
     sha = blobs.put(os.urandom(6 << 20))
-    raw = b"From: helpdesk@example.test\r\nTo: jana@example.test\r\nSubject: x\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+    raw = (b"From: helpdesk@example.test\r\nTo: jana@example.test\r\nSubject: x\r\n"
+           b"Content-Type: text/plain\r\n\r\nhi\r\n")
     refs = json.dumps([{"sha256": sha, "content_type": "application/octet-stream", "filename": "x.bin"}])
     tracemalloc.start()
     try:

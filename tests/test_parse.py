@@ -186,8 +186,9 @@ def _big_cases() -> dict[str, bytes]:
     middle = crlf.index(base64.encodebytes(blob2)[:76].replace(b"\n", b"")) + 600_000
     middle = crlf.index(b"\r\n", middle) + 2
     gap = crlf[:middle] + b"\r\n" + crlf[middle:]  # a blank line inside a base64 body: two runs, one part
-    return {"blank line inside a base64 body": gap, "two attachments, LF": two.as_bytes(), "two attachments, CRLF": crlf, "base64 pasted into text":
-            pasted.as_bytes(), "base64 text attachment": as_text.as_bytes(), "part without a name": nameless.as_bytes(),
+    return {"blank line inside a base64 body": gap, "two attachments, LF": two.as_bytes(),
+            "two attachments, CRLF": crlf, "base64 pasted into text": pasted.as_bytes(),
+            "base64 text attachment": as_text.as_bytes(), "part without a name": nameless.as_bytes(),
             "forwarded mail": nested.as_bytes()}
 
 

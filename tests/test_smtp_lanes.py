@@ -14,7 +14,6 @@ import re
 import socket
 
 import pytest
-
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from conftest import eml
@@ -84,8 +83,8 @@ def queue(store, rows: list[tuple[str, int | None]], first: int = 0) -> list[str
         subject = f"mail {n} to {rcpt} about #{ticket}"
         raw = (f"From: helpdesk@example.test\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
                f"Message-ID: <lane-{n}@example.test>\r\n\r\nbody {n}\r\n").encode()
-        store.enqueue(ticket=ticket, kind="test", message_id=f"lane-{n}@example.test", mail_from="helpdesk@example.test",
-                      rcpt=rcpt, subject=subject, raw=raw, attachments=None)
+        store.enqueue(ticket=ticket, kind="test", message_id=f"lane-{n}@example.test",
+                      mail_from="helpdesk@example.test", rcpt=rcpt, subject=subject, raw=raw, attachments=None)
         subjects.append(subject)
     return subjects
 
