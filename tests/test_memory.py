@@ -6,6 +6,7 @@ these tests check the mechanism, not a figure.
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -114,6 +115,22 @@ def test_a_big_mail_goes_to_the_worker_as_a_memory_file_and_its_attachment_to_th
     assert BlobStore(tmp_path / "blobs").get(att.sha256) == random.Random(1).randbytes(3 << 20)
     assert parsed.raw == raw and parsed.subject == "Backup 1"
     assert _open_fds() == fds  # the memory file is closed once parsed
+
+
+def test_the_memory_file_is_emptied_as_soon_as_the_worker_has_read_it(tmp_path):
+    """Its copy of the mail is gone before the parse (and its decoded files) need memory."""
+    from maildesk.config import Limits
+    from maildesk.inbound.worker import _memory_file, _remote_big
+    raw = big_request(2 << 20)
+    fd = _memory_file(raw)
+    assert fd is not None
+    try:
+        assert os.fstat(fd).st_size == len(raw)
+        parsed = _remote_big(os.getpid(), fd, Limits(), str(tmp_path / "blobs"))  # what the worker runs
+        assert parsed is not None and parsed.subject == "Backup 1"
+        assert os.fstat(fd).st_size == 0
+    finally:
+        os.close(fd)
 
 
 def _cannot_read(parent, fd, limits, blobs):

@@ -56,8 +56,9 @@ def _remote_big(parent: int, fd: int, limits: Limits, blobs: str) -> ParsedMail 
     +40 MB here for a 20 MB mail), and a 15 MB attachment pickled back cost the daemon 30 MB.
     """
     try:
-        with open(f"/proc/{parent}/fd/{fd}", "rb") as fh:  # the daemon's memfd, read from the start
+        with open(f"/proc/{parent}/fd/{fd}", "r+b") as fh:  # the daemon's memfd, read from the start...
             raw = fh.read()
+            fh.truncate(0)  # ...and emptied at once: its copy of the mail does not wait for the parse to end
     except OSError:  # no /proc here (or not ours to read): the daemon sends it through the pipe instead
         return None
     mail = scan_parse(raw, limits)
