@@ -225,13 +225,14 @@ def memory(root: Path, imap: Dovecot, smtp: SmtpSink, n: int, big: int) -> None:
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "maildesk", "--config", str(desk.rules), "run", "--once"],
                             stderr=open(desk.dir / "run.log", "a"))
-    peak = {"daemon": 0.0, "worker": 0.0, "both": 0.0}
-    while proc.poll() is None:  # VmRSS of the process and its descendants, every 20 ms
-        rss = _tree_rss(proc.pid)
+    peak = {"daemon": 0.0, "worker": 0.0, "both": 0.0, "pss": 0.0}
+    while proc.poll() is None:  # VmRSS (and Pss) of the process and its descendants, every 20 ms
+        rss, pss = _tree_rss(proc.pid)
         if rss:
             peak["daemon"] = max(peak["daemon"], rss[0])
             peak["worker"] = max([peak["worker"], *rss[1:]])
             peak["both"] = max(peak["both"], sum(rss))
+            peak["pss"] = max(peak["pss"], pss)
         time.sleep(0.02)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0 or imap.count(desk.user, "INBOX"):
@@ -239,26 +240,30 @@ def memory(root: Path, imap: Dovecot, smtp: SmtpSink, n: int, big: int) -> None:
     print(f"memory, run --once over a backlog of {n + big} mails ({big} of them 20 MB; {total / 2**20:.0f} MiB "
           f"in all) in {seconds:.1f} s:")
     print(f"  peak RSS: daemon {peak['daemon']:.1f} MiB, largest other process (parse worker) "
-          f"{peak['worker']:.1f} MiB, "
-          f"all its processes together {peak['both']:.1f} MiB")
+          f"{peak['worker']:.1f} MiB, all its processes together {peak['both']:.1f} MiB "
+          f"(RSS added up; Pss, where the pages they share since the fork count once: {peak['pss']:.1f} MiB)")
 
 
-def _tree_rss(pid: int) -> list[float]:
-    """VmRSS in MiB of a process and then of each of its descendants (empty when it just ended)."""
+def _tree_rss(pid: int) -> tuple[list[float], float]:
+    """VmRSS in MiB of a process and then of each of its descendants (empty when it just ended), and the
+    sum of their Pss (proportional set size: a page shared by two processes counts half in each)."""
     try:
         pids, i = [pid], 0
         while i < len(pids):
             p = pids[i]
             pids += [int(k) for k in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
             i += 1
-        out = []
+        out, pss = [], 0.0
         for p in pids:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     out.append(int(line.split()[1]) / 1024)
-        return out
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+        return out, pss
     except (OSError, ValueError):
-        return []
+        return [], 0.0
 
 
 def main() -> None:
