@@ -148,8 +148,8 @@ class Daemon:
         big = [u for u in uids if sizes[u] > self.cfg.limits.max_message_bytes]
         whole = [u for u in uids if u not in big and sizes[u] < PIECE]
         raws = await src.fetch_many(whole) if whole else {}
-        for uid in uids:  # a big one (it comes in a batch of its own): a piece at a time
-            if uid not in big and uid not in whole and (raw := await src.fetch_pieces(uid)) is not None:
+        for uid in (u for u in uids if u not in big and u not in whole):  # a big one, in a batch of its own
+            if (raw := await src.fetch_pieces(uid, limit=2 * sizes[uid] + PIECE)) is not None:  # a piece at a time
                 raws[uid] = raw
         for uid in big:  # too large to fetch: the header is enough to quarantine it
             if (header := await src.fetch_headers(uid)) is not None:

@@ -77,8 +77,8 @@ def test_a_big_mail_is_fetched_in_pieces_and_arrives_whole(cfg, dovecot):
         src.conn.uid = spy  # type: ignore[method-assign]
         try:
             uids = await src.uids()
-            got = [await src.fetch_pieces(u) for u in uids]
-            return got, sent, await src.fetch_pieces(uids[-1] + 100)
+            got = [await src.fetch_pieces(u, 10 << 20) for u in uids]
+            return got, sent, await src.fetch_pieces(uids[-1] + 100, 10 << 20)
         finally:
             await src.close()
 
@@ -169,3 +169,26 @@ def test_a_forwarded_file_is_built_without_a_second_copy(tmp_path):
     finally:
         tracemalloc.stop()
     assert len(out) > 8 << 20 and peak < 1.3 * len(out)  # the mail once (a list joined at the end: twice)
+
+
+def test_a_server_that_ignores_the_range_or_never_ends_is_a_fault_not_a_loop(cfg):
+    """A broken server answering every piece with the whole mail, or with pieces without end."""
+    import asyncio
+
+    import aioimaplib
+    import pytest
+
+    from maildesk.errors import MailServerDown
+    from maildesk.inbound.fetch import PIECE, ImapSource
+
+    def answer(piece: bytes):
+        async def uid(command, *args):
+            return aioimaplib.Response("OK", [b"1 FETCH (UID 7 BODY[]<0> {%d}" % len(piece), bytearray(piece),
+                                              b")", b"Fetch completed."])
+        return uid
+
+    for piece, limit in ((b"x" * (PIECE + 10), 10 << 20), (b"y" * PIECE, 5 << 20)):
+        src = ImapSource(cfg)
+        src.imap = type("Conn", (), {"uid": staticmethod(answer(piece))})()
+        with pytest.raises(MailServerDown, match="more than asked"):
+            asyncio.run(src.fetch_pieces(7, limit))

@@ -145,11 +145,12 @@ class ImapSource:
             raise MailServerDown(f"UID FETCH {uid_set(uids)[:40]}: {_text(resp)}")
         return literals_by_uid(resp.lines)
 
-    async def fetch_pieces(self, uid: int) -> bytes | None:
+    async def fetch_pieces(self, uid: int, limit: int) -> bytes | None:
         """One big message a piece at a time (partial FETCH, RFC 3501 6.4.5); None when it vanished.
 
         aioimaplib gathers a literal in a buffer and copies it out whole, so a 20 MB mail fetched
         in one go stood in memory three times over; in pieces, only the mail itself and one piece.
+        A server that sends more than asked, or more than `limit` bytes in all, is a fault.
         """
         out = io.BytesIO()
         while True:
@@ -164,6 +165,8 @@ class ImapSource:
                 if not answered:  # expunged meanwhile: no FETCH line at all (never half a message)
                     return None
                 break  # past the end: an empty string instead of a literal
+            if len(piece) > PIECE or out.tell() + len(piece) > limit:
+                raise MailServerDown(f"UID FETCH {uid}: the server sent more than asked for ({what})")
             out.write(piece)
             if len(piece) < PIECE:
                 break
