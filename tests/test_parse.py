@@ -226,3 +226,27 @@ def test_a_big_attachment_set_aside_takes_far_less_memory():
     assert peaks[0] < peaks[1] / 2, peaks
     files = 900_000 + 1_200_000
     assert peaks[0] < 1.25 * files, peaks  # the decoded files and little else (a repeated regex group: 2.5x)
+
+
+def test_a_mail_with_a_blank_line_after_every_line_is_read_once_not_once_a_line():
+    """Base64 characters with a blank line after each: the run search stays between two blank lines.
+
+    Reading on to the end of the mail from every line was quadratic: this 4 MB mail would have
+    run into the test's timeout; it takes a fraction of a second."""
+    from maildesk.inbound import aside
+    body = (b"QUJD" * 19 + b"\r\n\r\n") * 50_000
+    raw = b"From: alice@acme.test\r\nSubject: x\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body
+    windows: list[int] = []
+    real = aside._RUN
+
+    class Spy:
+        def finditer(self, text, pos, endpos):
+            windows.append(endpos - pos)
+            return real.finditer(text, pos, endpos)
+
+    aside._RUN = Spy()  # type: ignore[assignment]
+    try:
+        lean = aside.set_aside(raw)
+    finally:
+        aside._RUN = real
+    assert lean.runs == {} and max(windows) <= 80  # each search sees one line, never the rest of the mail

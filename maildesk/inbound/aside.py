@@ -72,12 +72,16 @@ def set_aside(raw: bytes) -> SetAside:
 
 
 def _runs(raw: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) of each run of whole lines of base64 characters, none of them blank."""
-    pos = 0
-    while m := _RUN.search(raw, pos):
-        start, end = m.span()
-        blank = _BLANK.search(raw, start, end)
-        if blank:  # the run ends with the line before the blank one; the next may start after it
-            end = blank.start() + 1
-        yield start, end
-        pos = max(end, blank.end() if blank else end)
+    """(start, end) of each run of whole lines of base64 characters, none of them blank.
+
+    The search runs between two blank lines at a time: the character class takes line ends too,
+    and over a mail with a blank line after every line it would otherwise read on to the end of
+    the mail from every line (quadratic; a test has such a mail).
+    """
+    pos, size = 0, len(raw)
+    while pos < size:
+        blank = _BLANK.search(raw, pos)
+        stop = blank.start() + 1 if blank else size  # the line before a blank one keeps its line end
+        for m in _RUN.finditer(raw, pos, stop):
+            yield m.span()
+        pos = blank.end() if blank else size
