@@ -195,3 +195,13 @@ def test_connections_outside_1_to_16_is_a_config_error_naming_the_key(make_confi
     for bad in ("0", "17", "-2"):
         with pytest.raises(ConfigError, match=r"smtp\.connections.*line \d+|line \d+.*smtp\.connections"):
             with_connections(cfg, bad)
+
+
+def test_an_empty_outbox_reads_no_smtp_password(offline, monkeypatch):
+    """The password is read once per flush that has mail to send, never for an empty outbox."""
+    from maildesk.outbound import smtp as smtp_module
+    cfg, store, _ = offline()
+    reads: list[int] = []
+    monkeypatch.setattr(smtp_module, "smtp_args", lambda c: reads.append(1) or {})
+    assert asyncio.run(OutboxSender(cfg, store).flush()) == 0
+    assert reads == []

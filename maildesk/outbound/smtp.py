@@ -3,7 +3,8 @@
 4xx answers and connection failures are retried with capped exponential
 backoff (and logged once per outage, not per try); 5xx answers mark the mail
 dead with the server's reason. A crash between the server's 250 and our
-'sent' mark can repeat one mail: that SMTP window is the only duplicate.
+'sent' mark can repeat the mails on the wire at that moment (one per
+connection, smtp.connections): that SMTP window is the only duplicate.
 """
 
 from __future__ import annotations
@@ -173,16 +174,17 @@ class OutboxSender:
         goes out over up to `smtp.connections` connections at once. Returns how many were sent.
         """
         sent = 0
-        args = None
+        args: dict[str, Any] | None = None
         while True:
             async with self._lock:
                 due = self.store.due_mail(max_priority=max_priority)
                 rows = self._claim(due)
-                args = args or smtp_args(self.cfg)  # once per flush (password_file is a read)
+                if rows and args is None:
+                    args = smtp_args(self.cfg)  # once per flush, and only with mail to send (password_file is a read)
                 chunk = _Chunk(rows, clock.now())
                 finished = True  # no mail left, the server is down, or a fault: hang up
                 try:
-                    await _all(self._lane(lane, chunk, args)
+                    await _all(self._lane(lane, chunk, args or {})
                                for lane in range(min(self.cfg.smtp.connections, len(rows))))
                     finished = chunk.stop == "down" or (chunk.stop is None and not due)
                 finally:
