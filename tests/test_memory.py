@@ -192,3 +192,17 @@ def test_a_server_that_ignores_the_range_or_never_ends_is_a_fault_not_a_loop(cfg
         src.imap = type("Conn", (), {"uid": staticmethod(answer(piece))})()
         with pytest.raises(MailServerDown, match="more than asked"):
             asyncio.run(src.fetch_pieces(7, limit))
+
+
+def test_a_memory_file_that_cannot_be_filled_is_closed_and_the_pipe_is_used(monkeypatch):
+    import errno
+
+    from maildesk.inbound import worker as worker_module
+    fds = _open_fds()
+
+    def no_memory(fd, data):
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(worker_module.os, "write", no_memory)
+    assert worker_module._memory_file(b"x" * (2 << 20)) is None
+    assert _open_fds() == fds

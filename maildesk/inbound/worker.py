@@ -77,9 +77,13 @@ def _memory_file(raw: bytes) -> int | None:
         fd = os.memfd_create("maildesk-mail", os.MFD_CLOEXEC)
     except (AttributeError, OSError):
         return None
-    view = memoryview(raw)
-    while view:
-        view = view[os.write(fd, view):]
+    try:
+        view = memoryview(raw)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:  # no memory for it: the pipe, as for any mail
+        os.close(fd)
+        return None
     return fd
 
 
