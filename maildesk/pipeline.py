@@ -114,8 +114,7 @@ class Pipeline:
         mail = self.parse(raw)
         crash.point("process")
         creds, licence = credentials.find(mail.text), licences.find(mail.text)
-        secrets = set(mail.secrets) if mail.secrets is not None else credentials.passwords_in_message(raw, mail.text)
-        found = secrets | licences.numbers_in(mail.text)
+        found = credentials.to_redact(mail, raw)
         if found:  # before anything is stored: every copy we keep is the redacted one
             raw = credentials.redact(raw, found)
             mail = dataclasses.replace(self.parse(raw), key=mail.key)

@@ -29,8 +29,10 @@ from email.message import Message
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from maildesk.inbound import licences
 from maildesk.inbound.headers import decode_rfc2047, text_of_bytes
 from maildesk.inbound.parse import html_to_text
+from maildesk.models import ParsedMail
 
 MASK = "[redacted]"
 SCAN_LINES = 8  # credentials that authorise must be among the first non-empty lines of the body
@@ -88,6 +90,13 @@ def find(text: str) -> Credentials | None:
 def passwords_in(text: str) -> set[str]:
     """Every password-labelled value anywhere in a text, quoted lines and later lines included."""
     return {value for line in _lines(text) for kind, value in _labelled(line) if kind == "pw"}
+
+
+def to_redact(mail: ParsedMail, raw: bytes = b"") -> set[str]:
+    """Everything a mail's stored copies must lose: the passwords in any of its text parts (the parse's
+    own scan, else a scan of `raw`) and every labelled licence number in its text."""
+    found = set(mail.secrets) if mail.secrets is not None else passwords_in_message(raw, mail.text)
+    return found | licences.numbers_in(mail.text)
 
 
 def passwords_in_message(raw: bytes, text: str) -> set[str]:

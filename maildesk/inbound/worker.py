@@ -17,8 +17,7 @@ from pathlib import Path
 from maildesk import shutdown
 from maildesk.config import Limits
 from maildesk.errors import ShuttingDown
-from maildesk.inbound import licences
-from maildesk.inbound.credentials import passwords_in_parts
+from maildesk.inbound.credentials import passwords_in_parts, to_redact
 from maildesk.inbound.headers import message_key
 from maildesk.inbound.parse import parse, stub
 from maildesk.models import ParsedMail, Reason
@@ -61,14 +60,17 @@ def _remote_big(parent: int, fd: int, limits: Limits, blobs: str) -> ParsedMail 
             fh.truncate(0)  # ...and emptied at once: its copy of the mail does not wait for the parse to end
     except OSError:  # no /proc here (or not ours to read): the daemon sends it through the pipe instead
         return None
-    mail = scan_parse(raw, limits)
+    mail = dataclasses.replace(scan_parse(raw, limits), raw=b"")
     del raw
-    if mail.secrets or licences.numbers_in(mail.text):  # redacted first, then stored by the daemon: never here
-        return dataclasses.replace(mail, raw=b"")
-    store = BlobStore(Path(blobs))
-    atts = tuple(dataclasses.replace(a, data=b"", stored=len(a.data)) if len(a.data) >= BIG and store.put(a.data)
-                 else a for a in mail.attachments)
-    return dataclasses.replace(mail, raw=b"", attachments=atts)
+    if to_redact(mail):  # its files are redacted first, then stored by the daemon: never here
+        return mail
+    store, atts = BlobStore(Path(blobs)), []
+    for att in mail.attachments:
+        if len(att.data) >= BIG:
+            store.put(att.data)
+            att = dataclasses.replace(att, data=b"", stored=len(att.data))
+        atts.append(att)
+    return dataclasses.replace(mail, attachments=tuple(atts))
 
 
 def _memory_file(raw: bytes) -> int | None:
@@ -104,8 +106,7 @@ class ParseWorker:
 
     def _submit(self, raw: bytes) -> Future[ParsedMail | None]:
         """Hand a mail to the worker: through the pipe, or a big one as a memory file (closed once parsed)."""
-        fd = _memory_file(raw) if len(raw) >= BIG and self.blobs is not None else None
-        if fd is None or self.blobs is None:
+        if self.blobs is None or len(raw) < BIG or (fd := _memory_file(raw)) is None:
             return self._pool().submit(_remote, raw, self.limits)
         try:
             future = self._pool().submit(_remote_big, os.getpid(), fd, self.limits, str(self.blobs))
