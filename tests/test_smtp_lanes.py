@@ -151,13 +151,23 @@ def test_mails_to_one_recipient_about_one_ticket_arrive_in_the_order_they_were_q
         sink.stop()
 
 
-def test_a_server_that_is_down_is_tried_once_not_once_per_connection(offline):
+def test_a_server_that_is_down_is_tried_once_not_once_per_connection(offline, monkeypatch):
+    import aiosmtplib
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cfg, store, pipeline = offline(extra=f'[smtp]\nhost = "127.0.0.1"\nport = {port}\ntimeout = 2\n')
     subjects = queue(store, [(f"c{n}@else.test", None) for n in range(8)])
+    connects: list[int] = []
+    real_connect = aiosmtplib.SMTP.connect
+
+    async def counted(self, *args, **kwargs):
+        connects.append(1)
+        return await real_connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(aiosmtplib.SMTP, "connect", counted)
     assert asyncio.run(OutboxSender(cfg, store).flush()) == 0
+    assert len(connects) == 1  # the other lanes wait for the first one's answer: none came
     rows = store.all("SELECT attempts, status, claimed_by FROM outbox ORDER BY id")
     assert len(rows) == len(subjects)
     assert sum(r["attempts"] for r in rows) == 1

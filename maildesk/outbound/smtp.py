@@ -221,27 +221,31 @@ class OutboxSender:
         """Open a further lane's connection; False when the server will not have it (many allow only a few)."""
         if lane in self._clients:
             return True
-        client = aiosmtplib.SMTP(**args)
         try:
-            await client.connect()
+            await self._open(lane, args)
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-            client.close()
             if lane not in self._refused:
                 self._refused.add(lane)
                 log.info("SMTP server %s:%d refused connection %d (%s); sending over fewer",
                          self.cfg.smtp.host, self.cfg.smtp.port, lane + 1, str(exc)[:120])
             return False
         self._refused.discard(lane)
-        self._clients[lane] = client
         return True
+
+    async def _open(self, lane: int, args: dict[str, Any]) -> aiosmtplib.SMTP:
+        """Connect a lane (connect, STARTTLS, login); its connection is kept until the flush hangs up."""
+        client = aiosmtplib.SMTP(**args)
+        try:
+            await client.connect()
+        except BaseException:
+            client.close()
+            raise
+        self._clients[lane] = client
+        return client
 
     async def _transmit(self, row: OutboxMail, data: bytes, args: dict[str, Any], lane: int = 0) -> None:
         """One mail over the lane's connection (opened on first use: connect, STARTTLS, login)."""
-        client = self._clients.get(lane)
-        if client is None:
-            client = aiosmtplib.SMTP(**args)
-            await client.connect()
-            self._clients[lane] = client
+        client = self._clients.get(lane) or await self._open(lane, args)
         try:
             if len(data) >= BIG and _crlf_only(data):
                 await _sendmail_big(client, row.mail_from, row.rcpt, data)
@@ -265,7 +269,7 @@ class OutboxSender:
     def _claim(self, rows: list[OutboxMail]) -> list[OutboxMail]:
         """Mark a chunk of mails as being sent (one commit), so another maildesk process cannot send them too.
 
-        Only one of them is ever on the wire; the rest are given back if the chunk stops early.
+        At most smtp.connections of them are on the wire at once; the rest are given back if the chunk stops early.
         """
         got = self.store.claim_mails([r.id for r in rows], os.getpid())
         return [r for r in rows if r.id in got]
