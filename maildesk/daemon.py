@@ -184,21 +184,23 @@ class Daemon:
         """Process fetched messages in UID order as one group commit; a transient fault ends the batch early."""
         outcomes: list[tuple[int, Outcome]] = []
         fault: TransientError | None = None
-        with self.store.group(), self.pipeline.blobs.deferred():  # blobs synced once, before the commit
-            for uid in sorted(raws):
-                crash.point("after-fetch")
-                self.pipeline.desk.outbox.priority = int(backlog)
-                try:
-                    outcome = self.handle(raws.pop(uid), uidvalidity, uid, oversized=sizes[uid] if uid in big else None)
-                except TransientError as exc:
-                    fault = exc
-                    break
-                finally:
-                    self.pipeline.desk.outbox.priority = 0
-                if outcome is not None:
-                    outcomes.append((uid, outcome))
-                if shutdown.requested.is_set():  # the messages in hand are finished and committed
-                    break
+        self.pipeline.desk.outbox.priority = int(backlog)
+        try:
+            with self.store.group(), self.pipeline.blobs.deferred():  # blobs synced once, before the commit
+                for uid in sorted(raws):
+                    crash.point("after-fetch")
+                    try:
+                        outcome = self.handle(raws.pop(uid), uidvalidity, uid,
+                                              oversized=sizes[uid] if uid in big else None)
+                    except TransientError as exc:
+                        fault = exc
+                        break
+                    if outcome is not None:
+                        outcomes.append((uid, outcome))
+                    if shutdown.requested.is_set():  # the messages in hand are finished and committed
+                        break
+        finally:
+            self.pipeline.desk.outbox.priority = 0
         return outcomes, fault
 
     async def fetch_loop(self, once: bool = False) -> None:
