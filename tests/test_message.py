@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import email.utils
@@ -65,6 +66,24 @@ def test_header_injection_and_controls_never_reach_the_wire(offline_cfg):
     msg = email.message_from_bytes(out.raw, policy=email.policy.default)
     assert msg["Bcc"] is None and msg["X-Evil"] is None
     assert b"\x00" not in out.raw and b"\x1b" not in out.raw
+
+
+@pytest.mark.parametrize("subject", [
+    "ř", "😀" * 40, "a😀" * 30, "Žádost – " * 30, "x" * 70 + "é", "日本語のテキスト" * 12, "é" * 23 + "😀" + "é" * 40,
+])
+def test_encoded_subject_words_hold_whole_characters_and_fit_their_lines(offline_cfg, subject):
+    """RFC 2047: each encoded word at most 75 characters and made of whole characters; lines within 78."""
+    out = build(offline_cfg, kind="confirmation", rcpt="alice@acme.test", subject=subject, body="x\n", ticket=1)
+    msg = email.message_from_bytes(out.raw, policy=email.policy.default)
+    assert msg["Subject"] == subject.strip()
+    head = out.raw.partition(b"\r\n\r\n")[0].decode("ascii")
+    folded = head.split("\r\nSubject: ", 1)[1].split("\r\n")
+    lines = ["Subject: " + folded[0]] + [line for line in folded[1:] if line.startswith(" ")]
+    for line in lines:
+        assert len(line) <= 78, line
+        word = line.split()[-1]
+        assert len(word) <= 75 and word.startswith("=?utf-8?b?") and word.endswith("?=")
+        base64.b64decode(word[10:-2]).decode("utf-8")  # a word cut inside a character does not decode alone
 
 
 def test_an_address_with_utf8_goes_through_the_email_package(offline_cfg):
