@@ -9,6 +9,7 @@ from conftest import cli, eml
 
 from maildesk.cli.views import ticket_record
 from maildesk.config import load
+from maildesk.outbound.render import Renderer
 from maildesk.pipeline import Pipeline
 from maildesk.store import Store
 
@@ -42,6 +43,8 @@ def test_a_backup_under_a_stream_of_mail_restores_consistent_and_complete(offlin
     fresh.mkdir()
     (fresh / "rules.toml").write_text(cfg.path.read_text())
     restored_cfg = load(fresh / "rules.toml")
+    Renderer(restored_cfg)  # a start before the restore leaves the templates' compiled cache: not data
+    assert list((restored_cfg.data_dir / "cache" / "templates").glob("*.cache"))
     out = cli(restored_cfg, "restore", str(tmp_path / "backup"))
     assert out.returncode == 0 and "integrity ok" in out.stdout, out.stderr
     restored = Store(restored_cfg.data_dir / "maildesk.db")

@@ -57,7 +57,9 @@ def backup(cfg: Config, store: Store, dest: Path) -> int:
 def restore(cfg: Config, src: Path) -> int:
     """Put a backup's database and blobs into the config's data_dir, which must be empty; check both."""
     data = cfg.data_dir
-    if data.exists() and any(p.name != "blobs" or any(p.iterdir()) for p in data.iterdir()):
+    disposable = {"blobs", "cache"}  # made empty by a first start, or a cache (compiled templates) any start rebuilds
+    if data.exists() and any(p.name not in disposable or (p.name == "blobs" and any(p.iterdir()))
+                             for p in data.iterdir()):
         raise InputError(f"{data} is not empty: restore into an empty data_dir (stop the daemon, move it aside)")
     manifest = json.loads((src / "MANIFEST.json").read_text())
     if _sha256(src / "maildesk.db") != manifest["database"]:
