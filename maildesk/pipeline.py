@@ -1,7 +1,7 @@
 """The pipeline: what happens to one mail, read top to bottom.
 
-    parse -> redact passwords -> already seen? -> STEPS (decide) -> store blobs
-          -> one transaction: ACTIONS[decision.kind] + the inbound record
+    parse -> redact passwords -> already seen? -> STEPS (decide)
+          -> one transaction: store blobs + ACTIONS[decision.kind] + the inbound record
 
 Fetching and acknowledging (the IMAP MOVE) are the caller's: inbound/fetch.py
 and daemon.py for IMAP, cli `ingest` for a pipe. Everything here is
@@ -96,7 +96,7 @@ class Pipeline:
     def __init__(self, cfg: Config, store: Store) -> None:
         self.cfg = cfg
         self.store = store
-        self.blobs = BlobStore(cfg.data_dir / "blobs")
+        self.blobs = BlobStore(cfg.data_dir / "blobs", store)
         self.renderer = Renderer(cfg)
         self.desk = Desk(cfg, store, Outbox(cfg, store, self.renderer))
         self.parse = ParseWorker(cfg.limits, cfg.data_dir)
@@ -150,18 +150,13 @@ class Pipeline:
 
     def _commit(self, facts: Facts, raw: bytes, uidvalidity: int | None, uid: int | None, detail: str = "",
                 redacted: bool = False, legacy: str = "") -> Outcome:
-        """Decide, store the files, then one transaction for everything the decision causes."""
+        """Decide, then one transaction for the blobs and everything the decision causes."""
         mail, replacement = facts.mail, (raw if redacted else None)
         done = self._seen(mail.key, legacy)
         if done and done.kind and not facts.released:
             return self._duplicate(mail, done, replacement)
         trace = self.decide(facts)
         decision = dataclasses.replace(trace.decision, detail=detail) if detail else trace.decision
-        raw_sha = self.blobs.put(raw)
-        if decision.kind in (Kind.NEW, Kind.FOLLOWUP):  # a quarantined mail keeps only its raw bytes
-            for att in mail.attachments:
-                if att.stored is None:  # a big one the parse worker stored already (durably)
-                    self.blobs.put(att.data)
         with self.store.transaction():
             # The claim: BEGIN IMMEDIATE serialises writers, so of two processes holding the same
             # message (an MTA delivering twice) only the first commits; the other finds its outcome here.
@@ -171,6 +166,7 @@ class Pipeline:
             else:
                 winner = None
                 ticket = None
+                raw_sha = self._store_blobs(raw, mail, decision.kind)
                 for act in ACTIONS[decision.kind]:
                     ticket = act(self.desk, mail, decision, trace.sender, raw_sha) or ticket
                 self.store.record_inbound(
@@ -185,6 +181,15 @@ class Pipeline:
                           if p))
         log.debug("%s #%s decided by step %s", mail.log_id, ticket or "-", trace.lines[-1][0])
         return Outcome(mail.key, decision.kind, ticket, decision.reason, replacement=replacement)
+
+    def _store_blobs(self, raw: bytes, mail: ParsedMail, kind: Kind) -> str:
+        """The raw mail and, for a ticket, its attachments; inside the transaction, where the small ones are rows."""
+        raw_sha = self.blobs.put(raw)
+        if kind in (Kind.NEW, Kind.FOLLOWUP):  # a quarantined mail keeps only its raw bytes
+            for att in mail.attachments:
+                if att.stored is None:  # a big one the parse worker stored already (durably)
+                    self.blobs.put(att.data)
+        return raw_sha
 
     def _seen(self, key: str, legacy: str) -> Inbound | None:
         """The first outcome of this message, under its key or (mail from before an upgrade) its old key."""

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -143,6 +144,33 @@ def eml(name: str, **subs: object) -> bytes:
     for key, value in subs.items():
         text = text.replace(b"{" + key.encode() + b"}", str(value).encode())
     return text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def stored_blobs(cfg: Config) -> dict[str, bytes]:
+    """Every blob maildesk keeps, by name: the rows of the database's blobs table (small ones) and the
+    files under data_dir/blobs (big ones, and any temp file). A test of what is stored looks at both."""
+    out: dict[str, bytes] = {}
+    db = cfg.data_dir / "maildesk.db"
+    if db.exists():
+        conn = sqlite3.connect(db)
+        try:
+            out.update((sha, bytes(data)) for sha, data in conn.execute("SELECT sha256, data FROM blobs"))
+        finally:
+            conn.close()
+    root = cfg.data_dir / "blobs"
+    out.update((p.name, p.read_bytes()) for p in (root.rglob("*") if root.is_dir() else ()) if p.is_file())
+    return out
+
+
+def age_blobs(cfg: Config, days: float = 2) -> None:
+    """The blobs were stored long ago: files' mtime and rows' last put (purge and fsck spare fresh ones)."""
+    old = time.time() - days * 86400
+    conn = sqlite3.connect(cfg.data_dir / "maildesk.db")
+    with conn:
+        conn.execute("UPDATE blobs SET used = ?", (old,))
+    conn.close()
+    for path in (cfg.data_dir / "blobs").glob("*/*"):
+        os.utime(path, (old, old))
 
 
 def run_once(cfg: Config) -> None:

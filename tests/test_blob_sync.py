@@ -10,16 +10,18 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
+import random
 import time
+from email.message import EmailMessage
 
 import pytest
-from conftest import eml, run_once
+from conftest import run_once
 
 from maildesk.cli.fsck import GRACE, fsck
 from maildesk.errors import StorageBusy
 from maildesk.store import blobs as blobs_module
 from maildesk.store import open_store
-from maildesk.store.blobs import BlobStore
+from maildesk.store.blobs import INLINE_MAX, BlobStore
 
 
 def named(root) -> list[str]:
@@ -91,15 +93,25 @@ def test_a_fetched_batch_is_one_sync_and_fsck_clears_what_a_crash_left(cfg, cust
     syncs: list[int] = []
     real = blobs_module._syncfs
     monkeypatch.setattr(blobs_module, "_syncfs", lambda fd: syncs.append(fd) or (real(fd) if real else 0))
-    for n in range(1, 6):
-        dovecot.append(cfg.imap.username, eml("new_request", n=n))
+    for n in range(1, 6):  # big enough to be files, not rows of the database: the raw mail and its log
+        dovecot.append(cfg.imap.username, _with_log(n))
     run_once(cfg)
     assert len(syncs) == 1  # five mails' blobs, one sync
     assert dovecot.count(cfg.imap.username, "INBOX") == 0
     root = cfg.data_dir / "blobs"
-    assert len(named(root)) == 5
+    assert len(named(root)) == 10
     orphan = root / "ab" / f".{'ab' * 32}.999.tmp"  # what a crash before the sync leaves
     orphan.parent.mkdir(exist_ok=True)
     orphan.write_bytes(b"torn")
     fsck(open_store(cfg), BlobStore(root), now=time.time() + GRACE + 60)
-    assert not orphan.exists() and len(named(root)) == 5
+    assert not orphan.exists() and len(named(root)) == 10
+
+
+def _with_log(n: int) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "alice@acme.test", "helpdesk@example.test", f"Crash log {n}"
+    msg["Message-ID"] = f"<log-{n}@acme.test>"
+    msg.set_content("The log is attached.")
+    msg.add_attachment(random.Random(n).randbytes(INLINE_MAX), maintype="application", subtype="octet-stream",
+                       filename="crash.log")
+    return msg.as_bytes()

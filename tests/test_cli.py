@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import cli, eml
+from conftest import cli, eml, stored_blobs
 
 from maildesk.config import load
 from maildesk.store import open_store
@@ -83,9 +83,10 @@ def test_quarantine_drop_asks_first(cfg, dovecot, smtp):
     refused = cli(cfg, "quarantine", "drop", "1")  # no terminal to ask on
     assert refused.returncode == 1 and "--yes" in refused.stderr
     assert "unknown-sender" in cli(cfg, "quarantine", "list").stdout
+    assert len(stored_blobs(cfg)) == 1
     assert cli(cfg, "quarantine", "drop", "1", "--yes").returncode == 0
     assert "stranger@nowhere.test" not in cli(cfg, "quarantine", "list").stdout
-    assert not [p for p in (cfg.data_dir / "blobs").rglob("*") if p.is_file()]
+    assert stored_blobs(cfg) == {}  # its raw mail, the only blob, is gone too
 
 
 def test_release_of_an_unknown_or_released_entry_says_so(cfg, dovecot, smtp):

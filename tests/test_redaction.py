@@ -5,6 +5,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import pytest
+from conftest import stored_blobs
 
 from maildesk.config import Limits
 from maildesk.inbound import credentials
@@ -154,7 +155,7 @@ def test_a_big_file_holding_a_secret_is_never_stored_unredacted(make_config, lab
     assert len(raw) > 2 << 20
     outcome = Pipeline(cfg, store).process(raw)
     assert outcome.kind.value == "new"
-    files = [p for p in (cfg.data_dir / "blobs").rglob("*") if p.is_file()]
-    assert len(files) == 2  # the raw mail and the file, both stored redacted; no orphan from the worker
-    for path in files:
-        assert secret.encode() not in path.read_bytes() and SECRET.encode() not in path.read_bytes(), path.name
+    blobs = stored_blobs(cfg)
+    assert len(blobs) == 2  # the raw mail and the file, both stored redacted; no orphan from the worker
+    for name, data in blobs.items():
+        assert secret.encode() not in data and SECRET.encode() not in data, name

@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
+import shutil
+import sqlite3
 import struct
 import subprocess
 import time
 from datetime import timedelta
 
 import pytest
-from conftest import cli, eml, run_once, until
+from conftest import cli, eml, run_once, stored_blobs, until
 from servers import StallingProxy
 
 from maildesk.cli.views import ticket_record
 from maildesk.daemon import Daemon, open_store
+from maildesk.outbound.render import Renderer
 
 
 def outcome_counts(cfg) -> dict:
@@ -194,7 +198,7 @@ def test_long_body_is_kept_whole_as_request_full_txt(make_config, customer_facto
     assert "request-full.txt" in m["text"] and len(m["text"]) < 120
     [att] = m["attachments"]
     assert att["filename"] == "request-full.txt"
-    data = (cfg.data_dir / "blobs" / att["sha256"][:2] / att["sha256"]).read_text()
+    data = stored_blobs(cfg)[att["sha256"]].decode()
     assert "Error: E-42" in data and data.rstrip().endswith("Alice")
 
 
@@ -227,8 +231,9 @@ def test_traversal_name_never_becomes_a_path(cfg, customer, dovecot, smtp):
     [att] = ticket_record(open_store(cfg), 1)["messages"][0]["attachments"]
     assert "/" not in att["filename"] and "\\" not in att["filename"] and not att["filename"].startswith(".")
     assert att["filename"].endswith("evil")  # still recognisable for people
-    stored = [p for p in (cfg.data_dir / "blobs").rglob("*") if p.is_file()]
-    assert stored and all(len(p.name) == 64 and p.parent.name == p.name[:2] for p in stored)
+    stored = stored_blobs(cfg)
+    assert att["sha256"] in stored and all(re.fullmatch("[0-9a-f]{64}", name) for name in stored)
+    assert all(p.parent.name == p.name[:2] for p in (cfg.data_dir / "blobs").rglob("*") if p.is_file())
     assert not any("evil" in str(p) for p in cfg.data_dir.rglob("*"))
 
 
@@ -272,11 +277,12 @@ def test_disk_full_keeps_the_message_in_inbox_until_there_is_room(make_config, c
     customer_factory(cfg)
     blobs = cfg.data_dir / "blobs"
     blobs.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(blobs)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=640k", "tmpfs", str(blobs)], check=True)
     try:
-        (blobs / "filler").write_bytes(b"x" * 32 * 1024)
+        (blobs / "filler").write_bytes(b"x" * 560 * 1024)
+        # an attachment too big for a row of the database: the raw mail and it are files
         raw = eml("reply_with_attachment", n=1, ticket=1).replace(b"RTQyIGZ1c2VyIG92ZXJoZWF0Cg==",
-                                                                   base64.encodebytes(b"y" * 9000))
+                                                                   base64.encodebytes(b"y" * 200_000))
         dovecot.append(cfg.imap.username, raw)
         out = cli(cfg, "run", "--once")
         assert out.returncode == 75 and "No space left" in out.stderr, out.stderr
@@ -288,3 +294,37 @@ def test_disk_full_keeps_the_message_in_inbox_until_there_is_room(make_config, c
         assert dovecot.count(cfg.imap.username, "INBOX") == 0
     finally:
         subprocess.run(["umount", "-l", str(blobs)], check=False)
+
+
+def test_a_full_disk_under_the_database_keeps_the_message_in_inbox_until_there_is_room(make_config,
+                                                                                       customer_factory, dovecot,
+                                                                                       smtp):
+    """Small blobs are rows: a disk too full for the database's growth is the same transient fault."""
+    cfg = make_config()
+    customer_factory(cfg)
+    Renderer(cfg)  # the templates' cache is written now, not on the full disk
+    conn = sqlite3.connect(cfg.data_dir / "maildesk.db")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    aside = cfg.data_dir.with_name("aside")
+    cfg.data_dir.rename(aside)
+    cfg.data_dir.mkdir()
+    used = sum(-(-p.stat().st_size // 4096) * 4096 for p in aside.rglob("*")) + 4096  # in tmpfs pages
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={used + 96 * 1024}", "tmpfs", str(cfg.data_dir)],
+                   check=True)
+    try:
+        shutil.copytree(aside, cfg.data_dir, dirs_exist_ok=True)
+        raw = eml("reply_with_attachment", n=1, ticket=1).replace(b"RTQyIGZ1c2VyIG92ZXJoZWF0Cg==",
+                                                                   base64.encodebytes(b"y" * 60_000))
+        dovecot.append(cfg.imap.username, raw)
+        out = cli(cfg, "run", "--once")
+        assert out.returncode == 75 and "full" in out.stderr, out.stderr
+        assert "#1 new (contact bob@acme.test)" in out.stderr  # decided, then its commit failed: not at start
+        assert dovecot.count(cfg.imap.username, "INBOX") == 1
+        assert outcome_counts(cfg)["tickets"] == 0
+        subprocess.run(["mount", "-o", "remount,size=8m", str(cfg.data_dir)], check=True)
+        assert cli(cfg, "run", "--once").returncode == 0
+        assert outcome_counts(cfg)["tickets"] == 1
+        assert dovecot.count(cfg.imap.username, "INBOX") == 0
+    finally:
+        subprocess.run(["umount", "-l", str(cfg.data_dir)], check=False)

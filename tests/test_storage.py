@@ -8,16 +8,17 @@ import os
 import time
 from email.message import EmailMessage
 
-from conftest import cli, eml, run_once
+from conftest import age_blobs, cli, eml, run_once, stored_blobs
 from test_robust import tnef
 
 from maildesk.cli.fsck import GRACE, fsck
 from maildesk.daemon import open_store
-from maildesk.store.blobs import BlobStore
+from maildesk.store.blobs import INLINE_MAX, BlobStore
 
 
 def blob_files(cfg) -> list:
-    return [p for p in (cfg.data_dir / "blobs").rglob("*") if p.is_file()]
+    """Every stored blob's name: database rows and files."""
+    return sorted(stored_blobs(cfg))
 
 
 def test_a_winmail_dat_bomb_from_a_stranger_writes_nothing_but_its_raw_mail(cfg, dovecot, smtp):
@@ -53,20 +54,27 @@ def test_many_attachments_from_a_contact_are_held_raw_and_released_whole(make_co
 def test_fsck_removes_only_old_unreferenced_files(cfg, customer, dovecot, smtp):
     dovecot.append(cfg.imap.username, eml("new_request_attachment", n=1))
     run_once(cfg)
-    store, blobs = open_store(cfg), BlobStore(cfg.data_dir / "blobs")
+    store = open_store(cfg)
+    blobs = BlobStore(cfg.data_dir / "blobs", store)
     kept = set(blob_files(cfg))
     assert len(kept) == 2  # raw mail and its photo
-    old, young = blobs.path(blobs.put(b"orphan, old")), blobs.path(blobs.put(b"orphan, just written"))
-    tmp = old.parent / f".{'0' * 64}.123.tmp"
+    with store.transaction():
+        old_row = blobs.put(b"orphan, old")  # small: a row of the blobs table
+    old_file = blobs.put(os.urandom(INLINE_MAX))  # big: a file
+    tmp = blobs.path(old_file).parent / f".{'0' * 64}.123.tmp"
     tmp.write_bytes(b"half a write")
-    past = time.time() - GRACE - 60
-    for p in (old, tmp, *kept):
-        os.utime(p, (past, past))
+    age_blobs(cfg, days=GRACE / 86400 + 0.01)
+    os.utime(tmp, (time.time() - GRACE - 60,) * 2)
+    young_row, young_file = blobs.put(b"orphan, just written"), blobs.put(os.urandom(INLINE_MAX))
     dry = cli(cfg, "fsck", "--dry-run")
-    assert dry.returncode == 0 and "2 unreferenced file(s)" in dry.stdout and old.exists()
+    assert dry.returncode == 0 and "3 unreferenced file(s)" in dry.stdout, dry.stdout
+    assert f"would remove database blob {old_row}" in dry.stdout and blobs.size(old_row)
     result = fsck(store, blobs)
-    assert set(result.orphans) == {old, tmp} and not old.exists() and not tmp.exists()
-    assert young.exists() and all(p.exists() for p in kept)
+    assert set(result.orphans) == {blobs.path(old_file), tmp} and result.rows == (old_row,)
+    assert result.size == len(b"orphan, old") + INLINE_MAX + len(b"half a write")
+    assert blobs.size(old_row) is None and blobs.size(old_file) is None and not tmp.exists()
+    assert blobs.size(young_row) and blobs.size(young_file) and set(blob_files(cfg)) >= kept
+    assert all(blobs.get(sha) for sha in kept)
     assert "0 unreferenced" in cli(cfg, "fsck").stdout
 
 

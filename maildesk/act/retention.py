@@ -43,9 +43,9 @@ def purge(cfg: Config, store: Store, *, dry_run: bool = False) -> Purged:
     r = cfg.retention
     result = store.purge(cutoff(r.raw_days), cutoff(r.attachment_days), clock.now().isoformat(timespec="seconds"),
                          dry_run=dry_run)
-    blobs = BlobStore(cfg.data_dir / "blobs")
+    blobs = BlobStore(cfg.data_dir / "blobs", store)
     if dry_run:
-        size = sum(p.stat().st_size for p in (blobs.path(h) for h in result.unused) if p.is_file())
+        size = sum(blobs.size(h) or 0 for h in result.unused)
         return Purged(result, len(result.unused), size, True)
     removed = freed = 0
     for sha in sorted(result.unused):

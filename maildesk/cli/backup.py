@@ -1,9 +1,10 @@
 """`maildesk backup DEST` and `maildesk restore SRC`: a consistent copy while the daemon runs, and its way back.
 
 The database is copied with SQLite's online backup API, which gives one
-consistent snapshot even while mail is being committed. The blobs it refers
-to are copied next: they are content-addressed and written before the commit
-that refers to them, so every blob the snapshot names is already complete.
+consistent snapshot even while mail is being committed; the small blobs are
+rows in it. The blob files it refers to are copied next: they are
+content-addressed and written before the commit that refers to them, so every
+file the snapshot names is already complete.
 The config (rules.toml and the site templates) goes along for reference; a
 restore puts back only the data, into an empty data_dir.
 """
@@ -14,6 +15,7 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import BinaryIO
 
 from maildesk import clock
 from maildesk.act.customers import InputError
@@ -24,10 +26,14 @@ from maildesk.store.blobs import BlobStore
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+        return _sha256_of(f)
+
+
+def _sha256_of(f: BinaryIO) -> str:
+    h = hashlib.sha256()
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+        h.update(chunk)
     return h.hexdigest()
 
 
@@ -38,9 +44,10 @@ def backup(cfg: Config, store: Store, dest: Path) -> int:
     store.backup_to(dest / "maildesk.db")
     copy = Store(dest / "maildesk.db")
     needed = sorted(copy.referenced_blobs())
+    rows = {sha for sha, _, _ in copy.blob_rows()}  # in the snapshot already
     copy.close()
     source, blobs = BlobStore(cfg.data_dir / "blobs"), BlobStore(dest / "blobs")
-    for sha in needed:
+    for sha in (sha for sha in needed if sha not in rows):
         blobs.path(sha).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source.path(sha), blobs.path(sha))
     (dest / "config").mkdir()
@@ -52,6 +59,15 @@ def backup(cfg: Config, store: Store, dest: Path) -> int:
     (dest / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
     say(f"backup in {dest}: the database and {len(needed)} blob(s); config in {dest / 'config'}")
     return 0
+
+
+def _intact(blobs: BlobStore, sha: str) -> bool:
+    """The blob is there (a row or a file) and its bytes still have its sha256."""
+    try:
+        with blobs.open(sha) as f:
+            return _sha256_of(f) == sha
+    except FileNotFoundError:
+        return False
 
 
 def restore(cfg: Config, src: Path) -> int:
@@ -70,8 +86,8 @@ def restore(cfg: Config, src: Path) -> int:
         shutil.copytree(src / "blobs", data / "blobs", dirs_exist_ok=True)
     store = Store(data / "maildesk.db")
     ok = store.integrity()
-    blobs = BlobStore(data / "blobs")
-    bad = [sha for sha in store.referenced_blobs() if not blobs.path(sha).is_file() or _sha256(blobs.path(sha)) != sha]
+    blobs = BlobStore(data / "blobs", store)
+    bad = [sha for sha in store.referenced_blobs() if not _intact(blobs, sha)]
     store.close()
     if ok != "ok" or bad:
         raise InputError(f"restored, but the check failed: integrity {ok}; {len(bad)} blob(s) missing or wrong")

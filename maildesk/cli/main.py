@@ -173,7 +173,7 @@ def cmd_quarantine(args: argparse.Namespace, cfg: Config) -> int:
             return views.quarantine_list(store, args.json)
         if args.action == "show":
             return views.quarantine_show(store, args.id)
-        return views.quarantine_drop(store, BlobStore(cfg.data_dir / "blobs"), args.id, args.yes)
+        return views.quarantine_drop(store, BlobStore(cfg.data_dir / "blobs", store), args.id, args.yes)
     daemon = make_daemon(cfg)
     try:
         outcome = daemon.pipeline.release(args.id)
@@ -198,10 +198,11 @@ def cmd_outbox(args: argparse.Namespace, cfg: Config) -> int:
 
 def cmd_fsck(args: argparse.Namespace, cfg: Config) -> int:
     from maildesk.cli.fsck import GRACE, fsck
-    result = fsck(open_store(cfg), BlobStore(cfg.data_dir / "blobs"), dry_run=args.dry_run)
-    for path in result.orphans:
-        views.say(f"{'would remove' if args.dry_run else 'removed'} {path}")
-    views.say(f"{len(result.orphans)} unreferenced file(s), {result.size} bytes"
+    store = open_store(cfg)
+    result = fsck(store, BlobStore(cfg.data_dir / "blobs", store), dry_run=args.dry_run)
+    for name in (*map(str, result.orphans), *(f"database blob {sha}" for sha in result.rows)):
+        views.say(f"{'would remove' if args.dry_run else 'removed'} {name}")
+    views.say(f"{len(result.orphans) + len(result.rows)} unreferenced file(s), {result.size} bytes"
               + (" (dry run: nothing removed)" if args.dry_run else "")
               + f"; files younger than {GRACE // 60} minutes are left for a commit in progress")
     return 0

@@ -200,7 +200,7 @@ def quarantine_drop(store: Store, blobs: BlobStore, qid: int, yes: bool) -> int:
         store.set_held_status(qid, HeldState.DROPPED)
         store.event(None, row.key, "dropped", {"quarantine": qid})
     if row.raw_sha256 and row.raw_sha256 not in store.referenced_blobs():
-        blobs.path(row.raw_sha256).unlink(missing_ok=True)
+        blobs.remove(row.raw_sha256, idle=0)
     say(f"quarantine entry {qid} dropped")
     return 0
 

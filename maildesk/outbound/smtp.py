@@ -158,7 +158,7 @@ class OutboxSender:
     def __init__(self, cfg: Config, store: Store) -> None:
         self.cfg = cfg
         self.store = store
-        self.blobs = BlobStore(cfg.data_dir / "blobs")
+        self.blobs = BlobStore(cfg.data_dir / "blobs", store)
         self.down_since: datetime | None = None
         self.wake = asyncio.Event()
         self._lock = asyncio.Lock()

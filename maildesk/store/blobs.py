@@ -1,9 +1,11 @@
-"""Content-addressed files under data_dir: raw mails and attachments.
+"""Content-addressed blobs: raw mails and attachments, named by the sha256 of their bytes.
 
-A file's path is derived from the sha256 of its bytes only, so a client's file
-name can never steer where anything is written. Files are written before the
-SQLite commit that refers to them; an orphan after a crash is harmless and is
-reused by the retry, because the same bytes land on the same path.
+A blob smaller than INLINE_MAX is a row of the database's `blobs` table, written
+in the same transaction as the rows that refer to it. A bigger one is a file
+under data_dir/blobs/ whose path is derived from the sha256 only, so a client's
+file name can never steer where anything is written. Files are written before
+the SQLite commit that refers to them; an orphan after a crash is harmless and
+is reused by the retry, because the same bytes land on the same path.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import ctypes
 import errno
 import hashlib
+import io
 import os
 import time
 from collections.abc import Iterator
@@ -19,13 +22,51 @@ from pathlib import Path
 from typing import BinaryIO
 
 from maildesk.errors import StorageBusy
+from maildesk.store.base import StoreBase
+
+# Smaller blobs live in the database. A file per blob cost more than the rest of storing a mail
+# (creating, renaming and syncing ~1,200 files per 1000 mails); SQLite reads and writes blobs
+# of this size faster than the file system does, and commits them with the rows that need them.
+INLINE_MAX = 128 * 1024
+
+
+class BlobTable(StoreBase):
+    """The rows of the small blobs: sha256, bytes, and when they were last put (a purge spares fresh ones)."""
+
+    def blob_put(self, sha256: str, data: bytes, used: float) -> None:
+        self._write("INSERT INTO blobs (sha256, data, used) VALUES (?, ?, ?) "
+                    "ON CONFLICT (sha256) DO UPDATE SET used = excluded.used", [sha256, data, used])
+
+    def blob_data(self, sha256: str) -> bytes | None:
+        row = self.db.execute("SELECT data FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def blob_size(self, sha256: str) -> int | None:
+        row = self.db.execute("SELECT length(data) FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
+        return int(row[0]) if row else None
+
+    def blob_rows(self) -> list[tuple[str, int, float]]:
+        """(sha256, size, last put) of every row, for fsck."""
+        return [(r[0], int(r[1]), float(r[2]))
+                for r in self.db.execute("SELECT sha256, length(data), used FROM blobs ORDER BY sha256")]
+
+    def blob_drop(self, sha256: str, used_before: float) -> int:
+        """Delete a row not put since `used_before`; its size, or 0 when it is missing or fresh."""
+        with self.transaction():
+            size = self.db.execute("SELECT length(data) FROM blobs WHERE sha256 = ? AND used < ?",
+                                   (sha256, used_before)).fetchone()
+            if size is None:
+                return 0
+            self._write("DELETE FROM blobs WHERE sha256 = ?", [sha256])
+        return int(size[0])
 
 
 class BlobStore:
-    """Write-once files named by their sha256."""
+    """Write-once blobs named by their sha256: small ones in the database (given one), the rest as files."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, table: BlobTable | None = None) -> None:
         self.root = root
+        self.table = table  # without one (the parse worker, a backup's folder) every blob is a file
         self._pending: dict[str, Path] | None = None  # inside deferred(): digest -> its unsynced .tmp file
 
     def path(self, sha256: str) -> Path:
@@ -56,8 +97,15 @@ class BlobStore:
                     os.replace(tmp, self.path(digest))
 
     def put(self, data: bytes) -> str:
-        """Store bytes durably and return their sha256; a full disk is a transient fault."""
+        """Store bytes durably and return their sha256; a full disk is a transient fault.
+
+        A small blob is a row, committed with the caller's transaction; call it inside the one
+        that stores what refers to it.
+        """
         digest = hashlib.sha256(data).hexdigest()
+        if self.table is not None and len(data) < INLINE_MAX:
+            self.table.blob_put(digest, data, time.time())
+            return digest
         target = self.path(digest)
         if self._pending is not None and digest in self._pending:
             return digest
@@ -92,19 +140,40 @@ class BlobStore:
         return self.path(sha256)
 
     def get(self, sha256: str) -> bytes:
-        return self._current(sha256).read_bytes()
+        data = self.table.blob_data(sha256) if self.table is not None else None
+        return data if data is not None else self._current(sha256).read_bytes()
 
     def open(self, sha256: str) -> BinaryIO:
-        """The file for reading a block at a time (a 20 MB attachment need not be in memory whole)."""
-        return self._current(sha256).open("rb")
+        """The blob for reading a block at a time (a 20 MB attachment, a file, need not be in memory whole)."""
+        data = self.table.blob_data(sha256) if self.table is not None else None
+        return io.BytesIO(data) if data is not None else self._current(sha256).open("rb")
+
+    def size(self, sha256: str) -> int | None:
+        """Its size in bytes, or None when it is neither a row nor a file."""
+        size = self.table.blob_size(sha256) if self.table is not None else None
+        if size is not None:
+            return size
+        try:
+            return os.stat(self._current(sha256)).st_size
+        except FileNotFoundError:
+            return None
+
+    def is_file(self, sha256: str) -> bool:
+        """Whether it is kept as a file (big, or stored before blobs went into the database)."""
+        return self.path(sha256).is_file()
 
     def remove(self, sha256: str, idle: float = 3600) -> int:
-        """Delete a file no row refers to; returns its size, or 0 when it was missing or used in the last `idle` s.
+        """Delete a blob no row refers to; returns its size, or 0 when it was missing or used in the last `idle` s.
 
         A message being committed right now may reuse the very bytes: put() touches an existing
-        file before its commit. The file is first moved aside, so a put() from then on writes a
-        new copy, and the moved file is deleted only when nobody touched it recently.
+        row or file before its commit. A row goes only when not put for `idle` seconds (SQLite
+        orders the two writes). A file is first moved aside, so a put() from then on writes a new
+        copy, and the moved file is deleted only when nobody touched it recently.
         """
+        row = self.table.blob_drop(sha256, time.time() - idle) if self.table is not None else 0
+        return row + self._remove_file(sha256, idle)
+
+    def _remove_file(self, sha256: str, idle: float) -> int:
         target = self.path(sha256)
         aside = target.with_name(f".{sha256}.{os.getpid()}.purge")
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from maildesk.config import Config
 from maildesk.store.articles import ArticleStore
 from maildesk.store.base import now
+from maildesk.store.blobs import BlobTable
 from maildesk.store.mail import MailStore
 from maildesk.store.people import PeopleStore
 from maildesk.store.reports import ReportStore
@@ -21,7 +22,7 @@ from maildesk.store.tickets import TicketStore
 __all__ = ["Store", "now", "open_store"]
 
 
-class Store(TicketStore, PeopleStore, RetentionStore, MailStore, ReportStore, ArticleStore):
+class Store(TicketStore, PeopleStore, RetentionStore, MailStore, ReportStore, ArticleStore, BlobTable):
     """The maildesk database: tickets, people, mail bookkeeping and the operator's reports."""
 
 

@@ -129,4 +129,8 @@ MIGRATIONS: list[str] = [
     DROP INDEX outbox_rcpt;
     CREATE INDEX outbox_rcpt ON outbox(rcpt, created, kind);
     """,
+    # Blobs smaller than blobs.INLINE_MAX: one row each instead of a file (used: unix time of the last put).
+    """
+    CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL, used REAL NOT NULL);
+    """,
 ]
