@@ -11,6 +11,7 @@ import errno
 import multiprocessing
 import os
 import random
+import stat
 import time
 from email.message import EmailMessage
 
@@ -36,6 +37,9 @@ def test_deferred_blobs_get_their_names_only_after_the_sync(tmp_path, monkeypatc
     syncs: list[int] = []
     real = blobs_module._syncfs
     monkeypatch.setattr(blobs_module, "_syncfs", lambda fd: syncs.append(fd) or (real(fd) if real else 0))
+    dirs: list[str] = []
+    real_dirs = blobs_module._sync_dirs
+    monkeypatch.setattr(blobs_module, "_sync_dirs", lambda ds: real_dirs(dirs.extend(map(str, ds)) or dirs))
     store = BlobStore(tmp_path)
     with store.deferred():
         a, b = store.put(b"first mail"), store.put(b"an attachment")
@@ -46,16 +50,18 @@ def test_deferred_blobs_get_their_names_only_after_the_sync(tmp_path, monkeypatc
             assert fh.read() == b"an attachment"
     assert len(syncs) == 1
     assert named(tmp_path) == sorted([a, b]) and temporary(tmp_path) == []
+    assert sorted(dirs) == sorted({str(tmp_path / a[:2]), str(tmp_path / b[:2])})  # their names made durable
     assert store.get(b) == b"an attachment"
 
 
 def test_outside_a_batch_every_put_is_durable_at_once(tmp_path, monkeypatch):
     fsyncs: list[int] = []
     real = os.fsync
-    monkeypatch.setattr(blobs_module.os, "fsync", lambda fd: fsyncs.append(fd) or real(fd))
+    monkeypatch.setattr(blobs_module.os, "fsync", lambda fd: fsyncs.append(os.fstat(fd).st_mode) or real(fd))
     store = BlobStore(tmp_path)
     digest = store.put(b"alone")
-    assert fsyncs and named(tmp_path) == [digest]
+    assert named(tmp_path) == [digest]
+    assert [stat.S_ISDIR(mode) for mode in fsyncs] == [False, True]  # the file, then the directory with its name
 
 
 def _crash_inside(root) -> None:

@@ -17,7 +17,7 @@ import hashlib
 import io
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -95,6 +95,10 @@ class BlobStore:
                 _sync(list(pending.values()))
                 for digest, tmp in pending.items():
                     os.replace(tmp, self.path(digest))
+                try:
+                    _sync_dirs(tmp.parent for tmp in pending.values())
+                except OSError as exc:
+                    raise StorageBusy(f"cannot sync the blob store: {exc.strerror}") from exc
 
     def put(self, data: bytes) -> str:
         """Store bytes durably and return their sha256; a full disk is a transient fault.
@@ -127,6 +131,7 @@ class BlobStore:
                 self._pending[digest] = tmp
             else:
                 os.replace(tmp, target)
+                _sync_dirs([target.parent])
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):
                 raise StorageBusy(f"cannot write {target.name[:12]}: {exc.strerror}") from exc
@@ -189,6 +194,19 @@ class BlobStore:
             return 0
         aside.unlink()
         return st.st_size
+
+
+def _sync_dirs(dirs: Iterable[Path]) -> None:
+    """Make new names durable before the commit that uses them: an fsync of each directory that got one.
+
+    ext4 happens to commit a rename with the database's next fsync; POSIX promises nothing of the kind.
+    """
+    for directory in set(dirs):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _sync(files: list[Path]) -> None:
