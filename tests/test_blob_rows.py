@@ -26,8 +26,8 @@ def test_below_the_limit_a_row_from_it_a_file(desk):
     small, big = os.urandom(INLINE_MAX - 1), os.urandom(INLINE_MAX)
     with store.transaction():
         a, b = blobs.put(small), blobs.put(big)
-    assert store.blob_size(a) == len(small) and not blobs.is_file(a)
-    assert store.blob_size(b) is None and blobs.is_file(b)
+    assert store.blob_size(a) == len(small) and not blobs.path(a).is_file()
+    assert store.blob_size(b) is None and blobs.path(b).is_file()
     assert blobs.get(a) == small and blobs.get(b) == big
     with blobs.open(a) as fa, blobs.open(b) as fb:
         assert fa.read() == small and fb.read() == big
@@ -62,7 +62,7 @@ def test_a_crash_before_the_commit_leaves_no_row_and_the_retry_stores_it(desk):
 def test_a_file_from_before_is_still_read_and_removed(desk):
     _, store, blobs = desk
     sha = BlobStore(blobs.root).put(b"stored as a file by an older release")  # no table: a file
-    assert blobs.is_file(sha) and blobs.get(sha) == b"stored as a file by an older release"
+    assert blobs.path(sha).is_file() and blobs.get(sha) == b"stored as a file by an older release"
     assert blobs.size(sha) == len(b"stored as a file by an older release")
     assert blobs.remove(sha, idle=0) == len(b"stored as a file by an older release") and blobs.size(sha) is None
 

@@ -15,7 +15,6 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import BinaryIO
 
 from maildesk import clock
 from maildesk.act.customers import InputError
@@ -27,14 +26,7 @@ from maildesk.store.blobs import BlobStore
 
 def _sha256(path: Path) -> str:
     with path.open("rb") as f:
-        return _sha256_of(f)
-
-
-def _sha256_of(f: BinaryIO) -> str:
-    h = hashlib.sha256()
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-        h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def backup(cfg: Config, store: Store, dest: Path) -> int:
@@ -65,7 +57,7 @@ def _intact(blobs: BlobStore, sha: str) -> bool:
     """The blob is there (a row or a file) and its bytes still have its sha256."""
     try:
         with blobs.open(sha) as f:
-            return _sha256_of(f) == sha
+            return hashlib.file_digest(f, "sha256").hexdigest() == sha
     except FileNotFoundError:
         return False
 
@@ -73,9 +65,8 @@ def _intact(blobs: BlobStore, sha: str) -> bool:
 def restore(cfg: Config, src: Path) -> int:
     """Put a backup's database and blobs into the config's data_dir, which must be empty; check both."""
     data = cfg.data_dir
-    disposable = {"blobs", "cache"}  # made empty by a first start, or a cache (compiled templates) any start rebuilds
-    if data.exists() and any(p.name not in disposable or (p.name == "blobs" and any(p.iterdir()))
-                             for p in data.iterdir()):
+    # not data: the compiled templates' cache, and an empty blobs folder a first start made
+    if data.exists() and any(p.name != "cache" and (p.name != "blobs" or any(p.iterdir())) for p in data.iterdir()):
         raise InputError(f"{data} is not empty: restore into an empty data_dir (stop the daemon, move it aside)")
     manifest = json.loads((src / "MANIFEST.json").read_text())
     if _sha256(src / "maildesk.db") != manifest["database"]:

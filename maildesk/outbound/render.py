@@ -6,6 +6,7 @@ only: mail content is only ever passed in as data, never compiled as a template.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -134,10 +135,8 @@ class _Bytecode(jinja2.FileSystemBytecodeCache):
     """jinja2's file cache, minus its one failure: a cache that cannot be written is simply not kept."""
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().dump_bytecode(bucket)
-        except OSError:
-            pass
 
 
 def _bytecode_cache(directory: Path) -> jinja2.BytecodeCache | None:

@@ -19,7 +19,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from maildesk.errors import StorageBusy
 from maildesk.store.base import StoreBase
@@ -145,10 +144,10 @@ class BlobStore:
         return self.path(sha256)
 
     def get(self, sha256: str) -> bytes:
-        data = self.table.blob_data(sha256) if self.table is not None else None
-        return data if data is not None else self._current(sha256).read_bytes()
+        with self.open(sha256) as fh:
+            return fh.read()
 
-    def open(self, sha256: str) -> BinaryIO:
+    def open(self, sha256: str) -> io.BufferedIOBase:
         """The blob for reading a block at a time (a 20 MB attachment, a file, need not be in memory whole)."""
         data = self.table.blob_data(sha256) if self.table is not None else None
         return io.BytesIO(data) if data is not None else self._current(sha256).open("rb")
@@ -162,10 +161,6 @@ class BlobStore:
             return os.stat(self._current(sha256)).st_size
         except FileNotFoundError:
             return None
-
-    def is_file(self, sha256: str) -> bool:
-        """Whether it is kept as a file (big, or stored before blobs went into the database)."""
-        return self.path(sha256).is_file()
 
     def remove(self, sha256: str, idle: float = 3600) -> int:
         """Delete a blob no row refers to; returns its size, or 0 when it was missing or used in the last `idle` s.
