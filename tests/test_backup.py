@@ -48,6 +48,8 @@ def test_a_backup_under_a_stream_of_mail_restores_consistent_and_complete(offlin
     restored_cfg = load(fresh / "rules.toml")
     Renderer(restored_cfg)  # a start before the restore leaves the templates' compiled cache: not data
     assert list((restored_cfg.data_dir / "cache" / "templates").glob("*.cache"))
+    cli(restored_cfg, "check")  # an operator checks the new machine first: that creates an empty database
+    assert (restored_cfg.data_dir / "maildesk.db").is_file()
     out = cli(restored_cfg, "restore", str(tmp_path / "backup"))
     assert out.returncode == 0 and "integrity ok" in out.stdout, out.stderr
     restored = Store(restored_cfg.data_dir / "maildesk.db")
@@ -74,3 +76,23 @@ def _big(n: int) -> bytes:
     msg.add_attachment(random.Random(n).randbytes(INLINE_MAX + n), maintype="application",
                        subtype="octet-stream", filename="core.dump")
     return msg.as_bytes()
+
+
+def test_restore_refuses_a_database_with_any_row(offline_cfg, tmp_path):
+    """An empty database (what `check` creates) gives way to a restore; one with a single customer is live data."""
+    assert cli(offline_cfg, "backup", str(tmp_path / "backup")).returncode == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "rules.toml").write_text(offline_cfg.path.read_text())
+    cfg = load(other / "rules.toml")
+    store = Store(cfg.data_dir / "maildesk.db")
+    store.insert_customer("C1", "Only customer", None, None)
+    out = cli(cfg, "restore", str(tmp_path / "backup"))
+    assert out.returncode == 1 and "not empty" in out.stderr
+    assert store.customer("C1") is not None  # untouched
+    with store.transaction():
+        store.db.execute("DELETE FROM customers")
+    store.close()
+    out = cli(cfg, "restore", str(tmp_path / "backup"))
+    assert out.returncode == 0, out.stderr
+    assert Store(cfg.data_dir / "maildesk.db").customer("12345678") is not None

@@ -62,16 +62,39 @@ def _intact(blobs: BlobStore, sha: str) -> bool:
         return False
 
 
+DB_FILES = ("maildesk.db", "maildesk.db-wal", "maildesk.db-shm")
+
+
+def _holds_data(data: Path) -> bool:
+    """Anything in data_dir a restore would overwrite? Not: the templates' compiled cache, an empty blobs
+    folder, or a database without a row (what `maildesk check` or a first start creates)."""
+    if not data.exists():
+        return False
+    for p in data.iterdir():
+        if p.name == "cache" or p.name in DB_FILES[1:] or (p.name == "blobs" and not any(p.iterdir())):
+            continue
+        if p.name == "maildesk.db":
+            store = Store(p)
+            try:
+                if not store.holds_data():
+                    continue
+            finally:
+                store.close()
+        return True
+    return False
+
+
 def restore(cfg: Config, src: Path) -> int:
     """Put a backup's database and blobs into the config's data_dir, which must be empty; check both."""
     data = cfg.data_dir
-    # not data: the compiled templates' cache, and an empty blobs folder a first start made
-    if data.exists() and any(p.name != "cache" and (p.name != "blobs" or any(p.iterdir())) for p in data.iterdir()):
+    if _holds_data(data):
         raise InputError(f"{data} is not empty: restore into an empty data_dir (stop the daemon, move it aside)")
     manifest = json.loads((src / "MANIFEST.json").read_text())
     if _sha256(src / "maildesk.db") != manifest["database"]:
         raise InputError(f"{src / 'maildesk.db'} does not match its MANIFEST.json: the backup is damaged")
     data.mkdir(parents=True, exist_ok=True)
+    for name in DB_FILES:  # an empty database that `check` or a first start made gives way
+        (data / name).unlink(missing_ok=True)
     shutil.copy2(src / "maildesk.db", data / "maildesk.db")
     if (src / "blobs").is_dir():
         shutil.copytree(src / "blobs", data / "blobs", dirs_exist_ok=True)
