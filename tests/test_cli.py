@@ -63,6 +63,10 @@ def test_customer_and_contact_errors(offline_cfg):
     assert dup.returncode == 1 and "exists" in dup.stderr
     bad = cli(offline_cfg, "contact", "add", "C1", "not an address")
     assert bad.returncode == 1 and "not a plain e-mail address" in bad.stderr
+    utf8 = cli(offline_cfg, "contact", "add", "C1", "müller@one.test")  # could never write in, nor be sent to
+    assert utf8.returncode == 1 and "SMTPUTF8" in utf8.stderr
+    assert cli(offline_cfg, "contact", "add", "C1", "a@bücher.test").returncode == 0  # a UTF-8 domain is fine
+    assert "a@xn--bcher-kva.test" in cli(offline_cfg, "customer", "show", "C1").stdout
     assert cli(offline_cfg, "contact", "add", "C9", "x@y.test").returncode == 1
     assert cli(offline_cfg, "ticket", "show", "7").returncode == 1
 

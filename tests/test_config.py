@@ -147,3 +147,12 @@ def test_bad_calendar_and_plan_keys_name_the_key_and_line(tmp_path, change, key,
            "hours": 'hours = "weekend"'}[key.rsplit(".", 1)[1]]
     err = error_of(tmp_path, GOOD + SERVICE.replace(change, bad))
     assert (err.key, err.line) == (key, line + GOOD.count("\n"))
+
+
+@pytest.mark.parametrize("address", ["jörg@example.test", "j <j@example.test>", 'j\\"@example.test', "j@@example.test"])
+def test_an_address_that_cannot_go_into_the_smtp_envelope_is_a_config_error(tmp_path, address):
+    """Mail from or to it would be refused on the wire (no SMTPUTF8) or smuggle SMTP parameters."""
+    err = error_of(tmp_path, GOOD + f'\n[[consultant]]\nemail = "{address}"\nname = "J"\n')
+    assert err.key == "consultant[0].email" and err.line == 12 and "ASCII" in str(err)
+    err = error_of(tmp_path, GOOD.replace('"helpdesk@example.test"', f'"{address}"'))
+    assert err.key == "helpdesk.address" and err.line == 3

@@ -58,3 +58,23 @@ def test_a_slow_server_never_lets_a_claim_grow_stale(cfg, customer, smtp, frozen
     assert len(smtp.wait_for(total)) == total  # each once
     assert len(claims) == total + 1  # after every slow mail the rest was claimed afresh (then: nothing left)
     assert store.all("SELECT id FROM outbox WHERE status != 'sent'") == []
+
+
+def test_an_address_that_cannot_go_on_the_wire_is_dead_and_the_rest_goes_out(cfg, customer, smtp):
+    """A UTF-8 local part (a contact added before check_email refused them, a hand-edited row) or an
+    address that would smuggle SMTP parameters: that one mail is dead with its reason, never a crash."""
+    store = open_store(cfg)
+    pipeline = Pipeline(cfg, store)
+    for n in (1, 2, 3):
+        pipeline.process(eml("new_request", n=n))
+    ids = [r["id"] for r in store.all("SELECT id FROM outbox ORDER BY id")]
+    bad = {ids[0]: "müller@example.test", ids[1]: "alice@acme.test> NOTIFY=NEVER"}
+    with store.transaction():
+        for oid, rcpt in bad.items():
+            store.update_mail(oid, rcpt=rcpt)
+    assert asyncio.run(OutboxSender(cfg, store).flush()) == len(ids) - 2
+    assert len(smtp.wait_for(len(ids) - 2)) == len(ids) - 2
+    for oid in bad:
+        row = store.outbox_mail(oid)
+        assert row.status == "dead" and "address" in row.last_error, row.last_error
+    assert not any(r in bad.values() for m in smtp.received for r in m.rcpts)

@@ -24,7 +24,7 @@ _QUOTED_ATOM = re.compile(r'^"([A-Za-z0-9!#$%&\'*+/=?^_`{|}~.-]+)"@')
 
 
 def check_email(addr: str) -> str:
-    """The address in the form maildesk compares: syntax checked (email-validator), ASCII domain, lower case.
+    """The address in the form maildesk compares: syntax checked (email-validator), all ASCII, lower case.
 
     `"alice"@acme.test` is alice@acme.test; a local part that really needs quotes is refused.
     """
@@ -36,7 +36,10 @@ def check_email(addr: str) -> str:
                                                globally_deliverable=False, allow_quoted_local=False)
     except email_validator.EmailNotValidError as exc:
         raise InputError(f"not a plain e-mail address: {addr!r} ({exc})") from None
-    return (valid.ascii_email or valid.normalized).lower()
+    if valid.ascii_email is None:  # inbound mail from it is refused (inbound.headers) and few servers take it
+        raise InputError(f"not a plain e-mail address: {addr!r} (a local part in UTF-8 needs SMTPUTF8, "
+                         "which maildesk does not use; a domain in UTF-8 is fine)")
+    return valid.ascii_email.lower()
 
 
 def add_customer(store: Store, cid: str, name: str, contacts: list[str], language: str | None,

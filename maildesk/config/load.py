@@ -113,18 +113,26 @@ def load(path: Path | str) -> Config:
     return cfg
 
 
+# An address as it goes into the SMTP envelope: printable ASCII without white space, <, > or " (no SMTPUTF8).
+_ADDRESS = re.compile(r'[!#-;=?A-~]+@[!#-;=?A-~]+\.[!#-;=?A-~]+|[!#-;=?A-~]+@localhost')
+
+
 def _validate(cfg: Config, text: str) -> None:
     """Cross-key checks that a single type check cannot make."""
     if not re.fullmatch(r"[A-Za-z0-9]{1,16}", cfg.helpdesk.tag):
         raise ConfigError("must be 1-16 letters or digits", key="helpdesk.tag", line=find_line(text, "helpdesk", "tag"))
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@localhost", cfg.helpdesk.address):
-        raise ConfigError("is not a mail address", key="helpdesk.address", line=find_line(text, "helpdesk", "address"))
+    if not _ADDRESS.fullmatch(cfg.helpdesk.address):
+        raise ConfigError("is not a plain ASCII mail address", key="helpdesk.address",
+                          line=find_line(text, "helpdesk", "address"))
     defaults = [q.name for q in cfg.queue if q.default]
     if len(defaults) != 1:
         raise ConfigError(f"exactly one queue must have default = true (found {len(defaults)})", key="queue.default",
                           line=find_line(text, "queue", None, 0))
     names = {q.name for q in cfg.queue}
     for i, c in enumerate(cfg.consultant):
+        if not _ADDRESS.fullmatch(c.email):  # mail to it could never go on the wire
+            raise ConfigError("is not a plain ASCII mail address", key=f"consultant[{i}].email",
+                              line=find_line(text, "consultant", "email", i))
         for q in c.queues:
             if q not in names:
                 raise ConfigError(f"names unknown queue {q!r}", key=f"consultant[{i}].queues",

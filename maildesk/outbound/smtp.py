@@ -46,6 +46,17 @@ def smtp_args(cfg: Config) -> dict[str, Any]:
 
 
 BIG = 1 << 20  # from this size on a mail is written to DATA a piece at a time
+# What may not stand in an envelope address: it would end the address on the command line or
+# start a new command (aiosmtplib refuses these too, with a ValueError), or it needs SMTPUTF8.
+_UNSENDABLE = re.compile(r'[\s<>"\x00-\x1f\x7f]|[^\x00-\x7f]')
+
+
+def unsendable(address: str) -> str | None:
+    """Why an envelope address cannot go on the wire, or None when it can."""
+    if not address or _UNSENDABLE.search(address):
+        return (f"address {address[:200]!r} cannot be sent: it is empty, not ASCII (SMTPUTF8 is not used), "
+                "or holds white space, a control character, <, > or \"")
+    return None
 _DOT = re.compile(rb"(?m)^\.")
 
 
@@ -299,6 +310,10 @@ class OutboxSender:
             return await self._build_and_send(row, args, lane)
 
     async def _build_and_send(self, row: OutboxMail, args: dict[str, Any], lane: int) -> bool | None:
+        if (why := unsendable(row.mail_from) or unsendable(row.rcpt)) is not None:  # never a crash of the flush
+            self._mark(row, MailState.DEAD, why)
+            log.error("<%s> outbox %d dead: %s", row.message_id, row.id, why)  # repr: no raw control character
+            return False
         try:
             data = attach(bytes(row.raw), row.attachments, self.blobs)
         except (OSError, ValueError) as exc:  # a blob removed by hand: this mail cannot be built again
