@@ -66,13 +66,22 @@ def _crlf_only(data: bytes) -> bool:
     return data.count(b"\n") == crlf == data.count(b"\r") and data.endswith(b"\r\n")
 
 
-async def _sendmail_big(client: aiosmtplib.SMTP, sender: str, rcpt: str, data: bytes) -> None:
-    """sendmail() for a big mail without aiosmtplib's whole copies of it (line ends, SIZE, dot-stuffing,
-    the final dot: four times 20 MB for a forwarded attachment): the same MAIL, RCPT and DATA, the
-    body dot-stuffed and written a MiB at a time, whole lines each."""
+async def _sendmail(client: aiosmtplib.SMTP, sender: str, rcpt: str, data: bytes) -> None:
+    """sendmail() for a mail maildesk built (CRLF line ends, addresses passed unsendable()): the same
+    EHLO, MAIL (with SIZE), RCPT and DATA, without aiosmtplib's copies of the message (line ends, SIZE,
+    dot-stuffing, the final dot: four times 20 MB for a forwarded attachment) and its four parses of
+    the two addresses (a third of the sender's time per mail). The body is dot-stuffed and written a
+    MiB at a time, whole lines each."""
     try:
-        await client.mail(sender)
-        await client.rcpt(rcpt)
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        size = [b"SIZE=%d" % len(data)] if client.supports_extension("size") else []
+        answer = await client.execute_command(b"MAIL", b"FROM:<" + sender.encode("ascii") + b">", *size)
+        if answer.code != 250:
+            raise aiosmtplib.SMTPSenderRefused(answer.code, answer.message, sender)
+        answer = await client.execute_command(b"RCPT", b"TO:<" + rcpt.encode("ascii") + b">")
+        if answer.code not in (250, 251):
+            raise aiosmtplib.SMTPRecipientRefused(answer.code, answer.message, rcpt)
         started = await client.execute_command(b"DATA")
         if started.code != 354:
             raise aiosmtplib.SMTPDataError(started.code, started.message)
@@ -258,9 +267,9 @@ class OutboxSender:
         """One mail over the lane's connection (opened on first use: connect, STARTTLS, login)."""
         client = self._clients.get(lane) or await self._open(lane, args)
         try:
-            if len(data) >= BIG and _crlf_only(data):
-                await _sendmail_big(client, row.mail_from, row.rcpt, data)
-            else:
+            if _crlf_only(data):  # as maildesk writes mail: straight to the wire
+                await _sendmail(client, row.mail_from, row.rcpt, data)
+            else:  # an outbox row from elsewhere: aiosmtplib mends its line ends
                 await client.sendmail(row.mail_from, [row.rcpt], data)
         except BaseException:  # whatever state the session is in now, the next mail gets a fresh one
             await self._hang_up(lane)
