@@ -67,7 +67,7 @@ def test_fsck_removes_only_old_unreferenced_files(cfg, customer, dovecot, smtp):
     os.utime(tmp, (time.time() - GRACE - 60,) * 2)
     young_row, young_file = blobs.put(b"orphan, just written"), blobs.put(os.urandom(INLINE_MAX))
     dry = cli(cfg, "fsck", "--dry-run")
-    assert dry.returncode == 0 and "3 unreferenced file(s)" in dry.stdout, dry.stdout
+    assert dry.returncode == 0 and "3 unreferenced blob(s) (2 file(s), 1 database row(s))" in dry.stdout, dry.stdout
     assert f"would remove database blob {old_row}" in dry.stdout and blobs.size(old_row)
     result = fsck(store, blobs)
     assert set(result.orphans) == {blobs.path(old_file), tmp} and result.rows == (old_row,)

@@ -202,9 +202,10 @@ def cmd_fsck(args: argparse.Namespace, cfg: Config) -> int:
     result = fsck(store, BlobStore(cfg.data_dir / "blobs", store), dry_run=args.dry_run)
     for name in (*map(str, result.orphans), *(f"database blob {sha}" for sha in result.rows)):
         views.say(f"{'would remove' if args.dry_run else 'removed'} {name}")
-    views.say(f"{len(result.orphans) + len(result.rows)} unreferenced file(s), {result.size} bytes"
+    views.say(f"{len(result.orphans) + len(result.rows)} unreferenced blob(s) ({len(result.orphans)} file(s), "
+              f"{len(result.rows)} database row(s)), {result.size} bytes"
               + (" (dry run: nothing removed)" if args.dry_run else "")
-              + f"; files younger than {GRACE // 60} minutes are left for a commit in progress")
+              + f"; blobs younger than {GRACE // 60} minutes are left for a commit in progress")
     return 0
 
 
