@@ -236,3 +236,20 @@ def test_the_search_ranks_as_sqlite_utils_search_did(desk):
             assert now == before, (query, language)
             found += len(now)
     assert found >= 6  # the queries do find articles, in both languages' searches
+
+
+def test_without_a_published_article_in_the_language_nothing_is_stemmed_or_searched(offline, monkeypatch):
+    """An empty knowledge base (or only drafts, or only other languages) costs one indexed question a ticket."""
+    cfg, store, _ = offline()
+
+    def no_stemming(text, limit=24):
+        raise AssertionError("stemmed although no article could match")
+
+    monkeypatch.setattr(kb, "stems", no_stemming)
+    assert kb.suggest(cfg, store, "Tiskárna netiskne", "cs") == []
+    with store.transaction():
+        store.add_article(title="Tiskárna: koncept", body="tiskárna netiskne", language="cs")  # a draft
+        store.add_article(title="VPN sa nepripojí", body="VPN klient", language="sk", status="published")
+    assert kb.suggest(cfg, store, "Tiskárna netiskne", "cs") == []
+    monkeypatch.undo()
+    assert [a.title for a in kb.suggest(cfg, store, "VPN sa nepripojí", None)] == ["VPN sa nepripojí"]

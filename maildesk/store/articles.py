@@ -30,6 +30,11 @@ class ArticleStore(StoreBase):
             return [Article(**r) for r in self.all("SELECT * FROM articles WHERE status = ? ORDER BY id", (status,))]
         return [Article(**r) for r in self.all("SELECT * FROM articles ORDER BY id")]
 
+    def has_published_article(self, language: str | None) -> bool:
+        """Is there a published article (in the language, or in any)? What a search could find at all."""
+        sql = "SELECT 1 FROM articles WHERE status = 'published'" + (" AND language = ?" if language else "")
+        return self.db.execute(sql + " LIMIT 1", (language,) if language else ()).fetchone() is not None
+
     def search_articles(self, match: str, language: str | None, published: bool = True,
                         limit: int = 20) -> list[tuple[Article, float]]:
         """Articles matching an FTS5 query, best bm25 first (title and body weigh the same).
