@@ -212,6 +212,8 @@ class SmtpSink:
         self.port = port or free_port()
         self.received: list[Received] = []
         self.answer: str | None = None  # e.g. "451 try later" or "550 no such user"
+        self.helo_only = False  # an old server: EHLO is an unknown command, HELO works
+        self.rcpt_answer: str | None = None  # e.g. "550 5.1.1 no such user" at RCPT TO
         self.controller = None
         self.arrived = threading.Condition()
 
@@ -221,6 +223,18 @@ class SmtpSink:
         with self.arrived:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
             self.arrived.notify_all()
+        return "250 OK"
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:  # aiosmtpd hook
+        if self.helo_only:
+            return ["502 5.5.2 Error: command not recognized"]
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # aiosmtpd hook
+        if self.rcpt_answer:
+            return self.rcpt_answer
+        envelope.rcpt_tos.append(address)
         return "250 OK"
 
     def start(self) -> SmtpSink:

@@ -11,6 +11,7 @@ import asyncio
 import socket
 from datetime import timedelta
 
+import pytest
 from conftest import eml
 
 from maildesk.outbound.smtp import OutboxSender
@@ -78,3 +79,36 @@ def test_an_address_that_cannot_go_on_the_wire_is_dead_and_the_rest_goes_out(cfg
         row = store.outbox_mail(oid)
         assert row.status == "dead" and "address" in row.last_error, row.last_error
     assert not any(r in bad.values() for m in smtp.received for r in m.rcpts)
+
+
+def test_a_server_that_knows_only_helo_still_gets_the_mail(cfg, customer, smtp):
+    """EHLO answered 502: HELO instead (as aiosmtplib's sendmail did), and no SIZE, which HELO does not offer."""
+    smtp.helo_only = True
+    store = open_store(cfg)
+    Pipeline(cfg, store).process(eml("new_request", n=1))
+    total = len(store.all("SELECT id FROM outbox"))
+    assert asyncio.run(OutboxSender(cfg, store).flush()) == total
+    assert len(smtp.wait_for(total)) == total
+    assert store.all("SELECT id FROM outbox WHERE status != 'sent'") == []
+
+
+@pytest.mark.parametrize(("answer", "status"), [("550 5.1.1 no such user", "dead"), ("451 4.2.0 try later", "pending")])
+def test_a_refused_recipient_is_the_servers_answer_and_the_session_goes_on(cfg, customer, smtp, answer, status):
+    """RCPT TO answered 5xx: dead with the server's words; 4xx: retried later. The next mail still goes out."""
+    store = open_store(cfg)
+    Pipeline(cfg, store).process(eml("new_request", n=1))
+    first, *rest = [r["id"] for r in store.all("SELECT id FROM outbox ORDER BY id")]
+    smtp.rcpt_answer = answer
+    sender = OutboxSender(cfg, store)
+    with store.transaction():  # only the first is due now
+        for oid in rest:
+            store.update_mail(oid, next_attempt="2999-01-01T00:00:00+00:00")
+    assert asyncio.run(sender.flush()) == 0
+    row = store.outbox_mail(first)
+    assert row.status == status and answer[:3] in row.last_error
+    smtp.rcpt_answer = None
+    with store.transaction():
+        for oid in rest:
+            store.update_mail(oid, next_attempt="2000-01-01T00:00:00+00:00")
+    assert asyncio.run(sender.flush()) == len(rest)
+    assert len(smtp.wait_for(len(rest))) == len(rest)

@@ -74,7 +74,10 @@ async def _sendmail(client: aiosmtplib.SMTP, sender: str, rcpt: str, data: bytes
     MiB at a time, whole lines each."""
     try:
         if client.is_ehlo_or_helo_needed:
-            await client.ehlo()
+            try:
+                await client.ehlo()
+            except aiosmtplib.SMTPHeloError:  # an old server that knows only HELO (then: no SIZE either)
+                await client.helo()
         size = [b"SIZE=%d" % len(data)] if client.supports_extension("size") else []
         answer = await client.execute_command(b"MAIL", b"FROM:<" + sender.encode("ascii") + b">", *size)
         if answer.code != 250:
