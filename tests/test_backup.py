@@ -96,3 +96,17 @@ def test_restore_refuses_a_database_with_any_row(offline_cfg, tmp_path):
     out = cli(cfg, "restore", str(tmp_path / "backup"))
     assert out.returncode == 0, out.stderr
     assert Store(cfg.data_dir / "maildesk.db").customer("12345678") is not None
+
+
+def test_restore_refuses_a_database_it_cannot_read_and_leaves_it_as_it_is(offline_cfg, tmp_path):
+    """A damaged database may be why the operator restores; it is evidence, moved aside by hand, never overwritten."""
+    assert cli(offline_cfg, "backup", str(tmp_path / "backup")).returncode == 0
+    other = tmp_path / "other"
+    (other / "var").mkdir(parents=True)
+    (other / "rules.toml").write_text(offline_cfg.path.read_text())
+    cfg = load(other / "rules.toml")
+    damaged = b"not a database " * 500
+    (cfg.data_dir / "maildesk.db").write_bytes(damaged)
+    out = cli(cfg, "restore", str(tmp_path / "backup"))
+    assert out.returncode == 1 and "not empty" in out.stderr and "Traceback" not in out.stderr
+    assert (cfg.data_dir / "maildesk.db").read_bytes() == damaged
