@@ -67,6 +67,12 @@ def test_customer_and_contact_errors(offline_cfg):
     assert utf8.returncode == 1 and "SMTPUTF8" in utf8.stderr
     assert cli(offline_cfg, "contact", "add", "C1", "a@bücher.test").returncode == 0  # a UTF-8 domain is fine
     assert "a@xn--bcher-kva.test" in cli(offline_cfg, "customer", "show", "C1").stdout
+    store = open_store(offline_cfg)  # what an older release let in can still be taken out
+    store.put_contact("C1", "müller@one.test", "operator")
+    gone = cli(offline_cfg, "contact", "remove", "C1", "Müller@one.test")
+    assert gone.returncode == 0, gone.stderr
+    assert "müller@one.test" not in cli(offline_cfg, "customer", "show", "C1").stdout
+    assert cli(offline_cfg, "contact", "remove", "C1", "not an address").returncode == 1
     assert cli(offline_cfg, "contact", "add", "C9", "x@y.test").returncode == 1
     assert cli(offline_cfg, "ticket", "show", "7").returncode == 1
 

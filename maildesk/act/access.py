@@ -16,7 +16,7 @@ import logging
 from datetime import timedelta
 
 from maildesk import clock
-from maildesk.act.customers import InputError, add_contact_in_tx, check_email, remove_contact
+from maildesk.act.customers import InputError, add_contact_in_tx, check_email, contact_key, remove_contact
 from maildesk.act.desk import Desk
 from maildesk.act.record import confirm
 from maildesk.decide import caps
@@ -31,7 +31,7 @@ def _refusal(desk: Desk, op: str, addr: str) -> str:
     if op == "error":
         return f"{addr[:200]}: not understood (write '#contact add ADDRESS' or '#contact remove ADDRESS')"
     try:
-        clean = check_email(addr)
+        clean = check_email(addr) if op == "add" else contact_key(addr)
     except InputError as exc:
         return f"#contact {op} {addr[:200]}: {exc}"
     if op == "add" and (clean == desk.cfg.helpdesk.address.lower() or desk.cfg.consultant_by_email(clean)
@@ -60,7 +60,7 @@ def apply_contact_commands(desk: Desk, mail: ParsedMail, d: Decision, admin: Sen
                          ticket=None, in_reply_to=mail.message_id, references=mail.references)
         return
     for op, addr in lines:
-        addr = check_email(addr)
+        addr = check_email(addr) if op == "add" else contact_key(addr)
         if op == "add":
             add_contact_in_tx(desk.store, cid, addr, added_by=admin.address)
             changed = True

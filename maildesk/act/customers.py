@@ -42,6 +42,21 @@ def check_email(addr: str) -> str:
     return valid.ascii_email.lower()
 
 
+# An address an older release let in as a contact (a UTF-8 local part): still found, to be removed.
+_LEGACY = re.compile(r'[^\s<>"@\x00-\x1f\x7f]+@[^\s<>"@\x00-\x1f\x7f]+')
+
+
+def contact_key(addr: str) -> str:
+    """The form a contact is looked up by to remove it: check_email's, or the lower case of an address that
+    check_email refuses now but an older release stored (else check_email's error)."""
+    try:
+        return check_email(addr)
+    except InputError:
+        if _LEGACY.fullmatch(addr.strip()):
+            return addr.strip().lower()
+        raise
+
+
 def add_customer(store: Store, cid: str, name: str, contacts: list[str], language: str | None,
                  password: str | None, plan: str | None = None, licences: list[str] | None = None) -> None:
     """Create a customer; a password is kept only as an argon2id hash."""
@@ -132,7 +147,7 @@ def set_password(store: Store, cid: str, password: str) -> None:
 
 def remove_contact(store: Store, cid: str, addr: str, removed_by: str = "operator") -> bool:
     """Withdraw an address's right to write for a customer; False when it was no contact."""
-    addr = check_email(addr)
+    addr = contact_key(addr)
     removed = store.delete_contact(cid, addr)
     if removed:
         store.event(None, None, "contact-removed", {"customer": cid, "email": addr, "by": removed_by})
