@@ -2,8 +2,9 @@
 
     python bench/seed.py rules.toml 100000
 
-Each ticket gets the rows a real one has: the ticket (most resolved, some open in
-every queue), its first message, an inbound row, two events and a thread id.
+Each ticket gets the rows a real one has: the ticket (most resolved, one in 50 open,
+with response and resolution targets), its first message, an inbound row, two events
+and a thread id.
 Rows go in with executemany in one transaction; 100,000 tickets take a few seconds.
 """
 
@@ -29,8 +30,10 @@ def seed(rules: Path, count: int, customer: str = "1") -> float:
     for k in range(start + 1, start + count + 1):
         status = "open" if k % 50 == 0 else "resolved"
         sender = f"old{k % 500}@seed.test"
+        # an open ticket has its targets (far ahead: the escalation job looks at it every run, and sends nothing)
+        due = ("2030-01-01T09:00:00+00:00", "2030-06-01T09:00:00+00:00") if status == "open" else (None, None)
         tickets.append((k, f"Old request {k}", status, "general", "normal", customer, sender, sender, "cs", stamp,
-                        stamp))
+                        stamp, *due))
         messages.append((k, k, "in", f"<seed-{k}@seed.test>", f"seedkey{k}", sender, "helpdesk@example.test", stamp,
                          f"Old request {k}", "text " * 40, stamp))
         inbound.append((f"seedkey{k}", f"seed-{k}@seed.test", sender, f"Old request {k}", "new", k, stamp))
@@ -38,7 +41,8 @@ def seed(rules: Path, count: int, customer: str = "1") -> float:
         threads.append((f"seed-{k}@seed.test", k))
     with db:
         db.executemany("INSERT INTO tickets (number, subject, status, queue, priority, customer_id, requester, "
-                       "comm_address, language, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?)", tickets)
+                       "comm_address, language, created, updated, first_response_due, resolution_due) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", tickets)
         db.executemany("INSERT INTO messages (id, ticket, direction, message_id, message_key, from_addr, to_addrs, "
                        "date, subject, text, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)", messages)
         db.executemany("INSERT INTO inbound (key, message_id, sender, subject, outcome, ticket, updated) "

@@ -71,3 +71,29 @@ def test_slovak_september_and_november_days_follow_the_package_year_by_year():
             d = date(year, month, day)
             assert sk.works_on(d) == (d not in official), d
     assert not sk.works_on(date(2024, 9, 15)) and not sk.works_on(date(2025, 9, 15))  # Our Lady of Seven Sorrows
+
+
+def test_between_by_running_totals_matches_the_walk_over_every_day():
+    """between() adds the days inside a range from a running total; the day-by-day walk is the reference.
+    Random ranges in both directions around the anchor, across DST, holidays, closed and open dates,
+    several intervals a day, 24/7, and ranges longer than the walk's bound of MAX_DAYS."""
+    import random
+
+    from maildesk.decide.calendar import MAX_DAYS
+    calendars = [
+        Calendar.of(Hours(name="cz", timezone="Europe/Prague", start="09:00", end="18:00", country="CZ")),
+        Calendar.of(Hours(name="split", timezone="America/New_York", intervals=["08:00-12:00", "13:30-24:00"],
+                          days=["mon", "tue", "wed", "thu", "fri", "sat"], country="SK", closed=["2026-12-24"],
+                          open=["2026-12-27"])),
+        Calendar.of(Hours(name="always", timezone="UTC", start="00:00", end="24:00",
+                          days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"])),
+    ]
+    rnd = random.Random(14)
+    base = datetime(2026, 6, 1, tzinfo=UTC)
+    for cal in calendars:
+        for _ in range(400):
+            start = base + timedelta(minutes=rnd.randint(-400 * 1440, 400 * 1440))
+            end = start + timedelta(minutes=rnd.choice([rnd.randint(0, 3000), rnd.randint(0, 600 * 1440)]))
+            assert cal.between(start, end) == cal._walk(start, end), (cal.name, start, end)
+        far = base + timedelta(days=MAX_DAYS + 30)
+        assert cal.between(base, far) == cal._walk(base, far)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,8 @@ class Calendar:
     country: str
     closed: frozenset[date]
     opened: frozenset[date]
+    # working time from the first day asked about to the start of each day since asked (between())
+    _prefix: _Prefix = field(default_factory=lambda: _Prefix(), compare=False, hash=False, repr=False)
 
     @classmethod
     def of(cls, hours: Hours) -> Calendar:
@@ -64,16 +66,8 @@ class Calendar:
         """Working spans (aware, local) from the day of `start` on, in order."""
         day = start.astimezone(self.tz).date()
         for _ in range(MAX_DAYS):
-            if self.works_on(day):
-                midnight = datetime.combine(day, time(0), self.tz)
-                for a, b in self.intervals:
-                    # wall-clock minutes, so a 09:00-18:00 day stays 09:00-18:00 across a DST change
-                    yield (self._at(midnight, a), self._at(midnight, b))
+            yield from _day_spans(self, day)
             day += _DAY
-
-    def _at(self, midnight: datetime, minutes: int) -> datetime:
-        local = datetime.combine(midnight.date(), time(0)) + timedelta(minutes=minutes)
-        return local.replace(tzinfo=self.tz)
 
     def add(self, start: datetime, hours: float) -> datetime:
         """The moment `hours` of working time after `start` have passed (UTC)."""
@@ -90,10 +84,34 @@ class Calendar:
         return (start + timedelta(hours=hours)).astimezone(UTC)  # no working time in ten years: wall time
 
     def between(self, start: datetime, end: datetime) -> timedelta:
-        """Working time from `start` to `end` (zero when end is not after start)."""
-        total = timedelta(0)
+        """Working time from `start` to `end` (zero when end is not after start).
+
+        The first and last day are clipped; the days between come from a running total, so the
+        escalation job, which asks this for every open ticket every minute over the months from its
+        creation to its targets, pays two lookups instead of a walk over every day.
+        """
         if end <= start:
-            return total
+            return timedelta(0)
+        day, last = start.astimezone(self.tz).date(), end.astimezone(self.tz).date()
+        if (last - day).days >= MAX_DAYS or not self._prefix.covers(day, last):
+            return self._walk(start, end)
+        total = self._clipped(day, start, end)
+        if last > day:
+            total += self._prefix.before(self, last) - self._prefix.before(self, day + _DAY)
+            total += self._clipped(last, start, end)
+        return total
+
+    def _clipped(self, day: date, start: datetime, end: datetime) -> timedelta:
+        total = timedelta(0)
+        for a, b in _day_spans(self, day):
+            lo, hi = max(a, start), min(b, end)
+            if hi > lo:
+                total += hi - lo
+        return total
+
+    def _walk(self, start: datetime, end: datetime) -> timedelta:
+        """between() a day at a time, at most MAX_DAYS of them (the reference the running total must match)."""
+        total = timedelta(0)
         for a, b in self._spans(start):
             if a >= end:
                 break
@@ -101,6 +119,51 @@ class Calendar:
             if hi > lo:
                 total += hi - lo
         return total
+
+
+class _Prefix:
+    """Working time from an anchor day to the start of each later (or earlier) day, grown a day at a time.
+
+    It spans at most 2 * MAX_DAYS days; between() walks day by day for anything outside that.
+    """
+
+    def __init__(self) -> None:
+        self.lo: date | None = None
+        self.hi: date | None = None
+        self.at: dict[date, timedelta] = {}
+
+    def covers(self, first: date, last: date) -> bool:
+        if self.lo is None or self.hi is None:
+            return True
+        return (max(self.hi, last) - min(self.lo, first)).days < 2 * MAX_DAYS
+
+    def before(self, cal: Calendar, day: date) -> timedelta:
+        if self.lo is None or self.hi is None:
+            self.lo = self.hi = day
+            self.at[day] = timedelta(0)
+        while day > self.hi:
+            self.at[self.hi + _DAY] = self.at[self.hi] + _day_total(cal, self.hi)
+            self.hi += _DAY
+        while day < self.lo:
+            self.at[self.lo - _DAY] = self.at[self.lo] - _day_total(cal, self.lo - _DAY)
+            self.lo -= _DAY
+        return self.at[day]
+
+
+@functools.lru_cache(maxsize=8192)
+def _day_spans(cal: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    """The working spans (aware, local) of one local date; cached, as calendars are values."""
+    if not cal.works_on(day):
+        return ()
+    # wall-clock minutes, so a 09:00-18:00 day stays 09:00-18:00 across a DST change
+    return tuple(((datetime.combine(day, time(0)) + timedelta(minutes=a)).replace(tzinfo=cal.tz),
+                  (datetime.combine(day, time(0)) + timedelta(minutes=b)).replace(tzinfo=cal.tz))
+                 for a, b in cal.intervals)
+
+
+@functools.lru_cache(maxsize=8192)
+def _day_total(cal: Calendar, day: date) -> timedelta:
+    return sum((b - a for a, b in _day_spans(cal, day)), timedelta(0))
 
 
 def calendars(all_hours: tuple[Hours, ...]) -> dict[str, Calendar]:

@@ -59,8 +59,18 @@ def hours_of(cfg: Config, plan: Plan) -> Hours:
     return cfg.calendar_hours(plan.hours)
 
 
+_CALENDARS: dict[int, tuple[Hours, Calendar]] = {}  # by the id of a loaded [[hours]] table (kept alive here)
+
+
 def calendar_of(cfg: Config, plan: Plan) -> Calendar:
-    return Calendar.of(hours_of(cfg, plan))
+    """The plan's calendar, one object per loaded [[hours]] table, so its running totals are kept."""
+    hours = hours_of(cfg, plan)
+    hit = _CALENDARS.get(id(hours))
+    if hit is None or hit[0] is not hours:
+        if len(_CALENDARS) >= 64:  # reloads: the old configurations' calendars go
+            _CALENDARS.clear()
+        hit = _CALENDARS[id(hours)] = (hours, Calendar.of(hours))
+    return hit[1]
 
 
 def targets(plan: Plan, express: bool) -> tuple[float, float]:
