@@ -47,8 +47,8 @@ def test_a_slow_server_never_lets_a_claim_grow_stale(cfg, customer, smtp, frozen
     sender = OutboxSender(cfg, store)
     real, claims = sender._transmit, []
 
-    async def slow(row, data, args, lane=0):  # every mail takes longer than the SMTP timeout to go out
-        await real(row, data, args, lane)
+    async def slow(row, data, args, lane=0, settle=None):  # every mail takes longer than the SMTP timeout to go out
+        await real(row, data, args, lane, settle)
         frozen_clock["now"] += timedelta(seconds=cfg.smtp.timeout + 1)
 
     monkeypatch.setattr(sender, "_transmit", slow)

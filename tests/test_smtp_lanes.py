@@ -27,20 +27,29 @@ from maildesk.store import open_store
 
 
 class SlowSink(SmtpSink):
-    """A sink that takes a while (random, seeded) over each DATA and counts the mails in flight at once."""
+    """A sink that takes a while (random, seeded) over each recipient and each end of DATA, and counts
+    the mails in flight at once (from RCPT to the answer after the final dot) and those at the end of
+    DATA at once (where the server takes the mail: maildesk lets one lane at a time through there)."""
 
     def __init__(self, delay: float = 0.03, seed: int = 1) -> None:
         super().__init__()
         self.delay, self.rng = delay, random.Random(seed)
-        self.in_flight = self.most = 0
+        self.in_flight = self.most = self.settling = self.most_settling = 0
 
-    async def handle_DATA(self, server, session, envelope) -> str:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         self.in_flight += 1
         self.most = max(self.most, self.in_flight)
+        await asyncio.sleep(self.rng.uniform(0, self.delay))
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.settling += 1
+        self.most_settling = max(self.most_settling, self.settling)
         try:
-            await asyncio.sleep(self.rng.uniform(0, self.delay))
+            await asyncio.sleep(self.rng.uniform(0, self.delay / 3))
             return await super().handle_DATA(server, session, envelope)
         finally:
+            self.settling -= 1
             self.in_flight -= 1
 
 
@@ -105,6 +114,7 @@ def test_a_backlog_of_answers_goes_out_over_several_connections_at_once(make_con
         got = sink.wait_for(total)
         assert len({r.message["Message-ID"] for r in got}) == len(got) == total  # each once
         assert 2 <= sink.most <= cfg.smtp.connections == 4
+        assert sink.most_settling == 1  # but one at a time past the final dot: a crash repeats at most one
         assert store.all("SELECT id FROM outbox WHERE status != 'sent'") == []
     finally:
         sink.stop()

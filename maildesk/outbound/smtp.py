@@ -3,8 +3,8 @@
 4xx answers and connection failures are retried with capped exponential
 backoff (and logged once per outage, not per try); 5xx answers mark the mail
 dead with the server's reason. A crash between the server's 250 and our
-'sent' mark can repeat the mails on the wire at that moment (one per
-connection, smtp.connections): that SMTP window is the only duplicate.
+'sent' mark can repeat the one mail in that window (the connections take
+turns from the final dot to the mark, _Settle): the only duplicate.
 """
 
 from __future__ import annotations
@@ -66,7 +66,30 @@ def _crlf_only(data: bytes) -> bool:
     return data.count(b"\n") == crlf == data.count(b"\r") and data.endswith(b"\r\n")
 
 
-async def _sendmail(client: aiosmtplib.SMTP, sender: str, rcpt: str, data: bytes) -> None:
+class _Settle:
+    """A mail's last step, one lane at a time: from the final dot of DATA until its mark is committed.
+
+    However many connections send side by side, at most one mail is ever accepted by the server and
+    not yet marked 'sent', so a crash repeats at most that one. The lanes still overlap in everything
+    before the dot (envelope, body) and the server in everything after the mark.
+    """
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self.lock = lock
+        self.held = False
+
+    async def enter(self) -> None:
+        await self.lock.acquire()
+        self.held = True
+
+    def leave(self) -> None:
+        if self.held:
+            self.held = False
+            self.lock.release()
+
+
+async def _sendmail(client: aiosmtplib.SMTP, sender: str, rcpt: str, data: bytes,
+                    settle: _Settle | None = None) -> None:
     """sendmail() for a mail maildesk built (CRLF line ends, addresses passed unsendable()): the same
     EHLO, MAIL (with SIZE), RCPT and DATA, without aiosmtplib's copies of the message (line ends, SIZE,
     dot-stuffing, the final dot: four times 20 MB for a forwarded attachment) and its four parses of
@@ -97,6 +120,8 @@ async def _sendmail(client: aiosmtplib.SMTP, sender: str, rcpt: str, data: bytes
             proto.write(_DOT.sub(b"..", view[start:end]))
             start = end
             await _drained(proto.transport, client.timeout)
+        if settle is not None:  # the server's 250 after this dot is the mail gone: one lane at a time from here
+            await settle.enter()
         proto.write(b".\r\n")
         done = await proto.read_response(timeout=client.timeout)
         if done.code != 250:
@@ -187,6 +212,7 @@ class OutboxSender:
         self._lock = asyncio.Lock()
         self._clients: dict[int, aiosmtplib.SMTP] = {}  # by lane, kept from mail to mail until a flush finishes
         self._heavy = asyncio.Lock()  # one mail with attachments at a time: memory holds one forwarded file
+        self._settling = asyncio.Lock()  # one mail at a time between the final dot and its mark (_Settle)
         self._refused: set[int] = set()  # lanes whose connection the server refused (logged once, not per chunk)
 
     async def flush(self, max_priority: int = 1) -> int:
@@ -266,13 +292,16 @@ class OutboxSender:
         self._clients[lane] = client
         return client
 
-    async def _transmit(self, row: OutboxMail, data: bytes, args: dict[str, Any], lane: int = 0) -> None:
+    async def _transmit(self, row: OutboxMail, data: bytes, args: dict[str, Any], lane: int = 0,
+                        settle: _Settle | None = None) -> None:
         """One mail over the lane's connection (opened on first use: connect, STARTTLS, login)."""
         client = self._clients.get(lane) or await self._open(lane, args)
         try:
             if _crlf_only(data):  # as maildesk writes mail: straight to the wire
-                await _sendmail(client, row.mail_from, row.rcpt, data)
-            else:  # an outbox row from elsewhere: aiosmtplib mends its line ends
+                await _sendmail(client, row.mail_from, row.rcpt, data, settle)
+            else:  # an outbox row from elsewhere: aiosmtplib mends its line ends (and settles it whole)
+                if settle is not None:
+                    await settle.enter()
                 await client.sendmail(row.mail_from, [row.rcpt], data)
         except BaseException:  # whatever state the session is in now, the next mail gets a fresh one
             await self._hang_up(lane)
@@ -333,9 +362,17 @@ class OutboxSender:
             log.error("<%s> outbox %d to %s dead: an attachment is missing from the blob store", row.message_id,
                       row.id, row.rcpt)
             return False
+        settle = _Settle(self._settling)
+        try:
+            return await self._send_and_mark(row, data, args, lane, settle)
+        finally:
+            settle.leave()
+
+    async def _send_and_mark(self, row: OutboxMail, data: bytes, args: dict[str, Any], lane: int,
+                             settle: _Settle) -> bool | None:
         try:
             try:
-                await self._transmit(row, data, args, lane)
+                await self._transmit(row, data, args, lane, settle)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 raise exc.recipients[0] from exc  # one recipient per mail: its own answer is the answer
         except aiosmtplib.SMTPResponseException as exc:
