@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sqlite3
 import threading
 from email.message import EmailMessage
 
+import pytest
 from conftest import cli, eml, stored_blobs
 
 from maildesk.cli.views import ticket_record
@@ -110,3 +112,29 @@ def test_restore_refuses_a_database_it_cannot_read_and_leaves_it_as_it_is(offlin
     out = cli(cfg, "restore", str(tmp_path / "backup"))
     assert out.returncode == 1 and "not empty" in out.stderr and "Traceback" not in out.stderr
     assert (cfg.data_dir / "maildesk.db").read_bytes() == damaged
+
+
+@pytest.mark.parametrize("version", [16, 99])
+def test_restore_refuses_an_older_or_newer_database_with_rows_and_neither_migrates_nor_crashes(offline_cfg,
+                                                                                              tmp_path, version):
+    """A data_dir from an older release (or a newer one) is looked at read-only: refused, left at its schema."""
+    from maildesk.store.base import statements
+    from maildesk.store.schema import MIGRATIONS
+    assert cli(offline_cfg, "backup", str(tmp_path / "backup")).returncode == 0
+    other = tmp_path / "other"
+    (other / "var").mkdir(parents=True)
+    (other / "rules.toml").write_text(offline_cfg.path.read_text())
+    cfg = load(other / "rules.toml")
+    db = sqlite3.connect(cfg.data_dir / "maildesk.db")
+    for script in MIGRATIONS[:16]:
+        for stmt in statements(script):
+            db.execute(stmt)
+    db.execute("INSERT INTO customers (id, name, created) VALUES ('C1', 'Old', '2025-01-01')")
+    db.execute(f"PRAGMA user_version = {version}")
+    db.commit()
+    db.close()
+    out = cli(cfg, "restore", str(tmp_path / "backup"))
+    assert out.returncode == 1 and "not empty" in out.stderr and "Traceback" not in out.stderr
+    db = sqlite3.connect(cfg.data_dir / "maildesk.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == version  # not migrated
+    assert db.execute("SELECT name FROM customers").fetchall() == [("Old",)]

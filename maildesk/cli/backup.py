@@ -14,14 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 from maildesk import clock
 from maildesk.act.customers import InputError
 from maildesk.cli.views import say
 from maildesk.config import Config
-from maildesk.store import Store
+from maildesk.store import Store, holds_data
 from maildesk.store.blobs import BlobStore
 
 
@@ -74,24 +73,10 @@ def _holds_data(data: Path) -> bool:
     for p in data.iterdir():
         if p.name == "cache" or p.name in DB_FILES[1:] or (p.name == "blobs" and not any(p.iterdir())):
             continue
-        if p.name == "maildesk.db" and not _live_database(p):
+        if p.name == "maildesk.db" and not holds_data(p):
             continue
         return True
     return False
-
-
-def _live_database(path: Path) -> bool:
-    """Does the database hold a row? One that cannot be read counts as data: it is moved aside, never overwritten."""
-    try:
-        store = Store(path)
-    except sqlite3.DatabaseError:
-        return True
-    try:
-        return store.holds_data()
-    except sqlite3.DatabaseError:
-        return True
-    finally:
-        store.close()
 
 
 def restore(cfg: Config, src: Path) -> int:

@@ -201,13 +201,6 @@ class MailStore(StoreBase):
         finally:
             target.close()
 
-    def holds_data(self) -> bool:
-        """Does any table hold a row? A database that `check` or a first start just created holds none
-        (the daemon's heartbeat and the full-text index's own bookkeeping do not count)."""
-        names = [r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name "
-                                               "NOT LIKE 'sqlite_%' AND name NOT LIKE '%_fts%' AND name != 'daemon'")]
-        return any(self.db.execute(f'SELECT 1 FROM "{n}" LIMIT 1').fetchone() for n in names)
-
     def integrity(self) -> str:
         """PRAGMA integrity_check: 'ok', or what is wrong."""
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
