@@ -26,12 +26,17 @@ from maildesk.models import Decision, ParsedMail, Sender, Status
 log = logging.getLogger("maildesk.auth")
 
 
+def _address(op: str, addr: str) -> str:
+    """A #contact line's address as stored: checked for add; for remove, also one an older release let in."""
+    return check_email(addr) if op == "add" else contact_key(addr)
+
+
 def _refusal(desk: Desk, op: str, addr: str) -> str:
     """Why one #contact line cannot be applied ('' when it can)."""
     if op == "error":
         return f"{addr[:200]}: not understood (write '#contact add ADDRESS' or '#contact remove ADDRESS')"
     try:
-        clean = check_email(addr) if op == "add" else contact_key(addr)
+        clean = _address(op, addr)
     except InputError as exc:
         return f"#contact {op} {addr[:200]}: {exc}"
     if op == "add" and (clean == desk.cfg.helpdesk.address.lower() or desk.cfg.consultant_by_email(clean)
@@ -60,7 +65,7 @@ def apply_contact_commands(desk: Desk, mail: ParsedMail, d: Decision, admin: Sen
                          ticket=None, in_reply_to=mail.message_id, references=mail.references)
         return
     for op, addr in lines:
-        addr = check_email(addr) if op == "add" else contact_key(addr)
+        addr = _address(op, addr)
         if op == "add":
             add_contact_in_tx(desk.store, cid, addr, added_by=admin.address)
             changed = True

@@ -57,6 +57,8 @@ def unsendable(address: str) -> str | None:
         return (f"address {address[:200]!r} cannot be sent: it is empty, not ASCII (SMTPUTF8 is not used), "
                 "or holds white space, a control character, <, > or \"")
     return None
+
+
 _DOT = re.compile(rb"(?m)^\.")
 
 
