@@ -106,3 +106,40 @@ def test_between_by_running_totals_matches_the_walk_over_every_day(monkeypatch):
     for cal in calendars:  # beyond the walk's bound: the walk itself, so the answer stays the same
         assert cal.between(base, far) == real_walk(cal, base, far)
     assert len(walked) == len(calendars)
+
+
+def test_add_by_running_totals_matches_the_walk_over_every_day(monkeypatch):
+    """add() finds the day the time runs out on by bisecting the running total; the span-by-span walk is
+    the reference. Random starts and amounts (minutes to a year of working time) across DST, holidays,
+    closed and open dates, split days, 24/7, and a calendar whose working time ends (the walk's wall-time
+    fallback)."""
+    import random
+
+    from maildesk.decide.calendar import MAX_DAYS
+    calendars = [
+        Calendar.of(Hours(name="cz", timezone="Europe/Prague", start="09:00", end="18:00", country="CZ")),
+        Calendar.of(Hours(name="split", timezone="America/New_York", intervals=["08:00-12:00", "13:30-24:00"],
+                          days=["mon", "tue", "wed", "thu", "fri", "sat"], country="SK", closed=["2026-12-24"],
+                          open=["2026-12-27"])),
+        Calendar.of(Hours(name="always", timezone="UTC", start="00:00", end="24:00",
+                          days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"])),
+    ]
+    rnd = random.Random(15)
+    base = datetime(2026, 6, 1, tzinfo=UTC)
+    cases = []
+    for cal in calendars:
+        for _ in range(400):
+            start = base + timedelta(minutes=rnd.randint(-400 * 1440, 400 * 1440))
+            hours = rnd.choice([rnd.uniform(0, 12), rnd.uniform(0, 2000), float(rnd.randint(0, 60)), 9.0])
+            cases.append((cal, start, hours, cal._add_walk(start, hours)))
+    walked = []
+    real_walk = Calendar._add_walk
+    monkeypatch.setattr(Calendar, "_add_walk", lambda self, a, h: walked.append((a, h)) or real_walk(self, a, h))
+    for cal, start, hours, expected in cases:
+        assert cal.add(start, hours) == expected, (cal.name, start, hours)
+    assert walked == []  # all from the running totals, not the walk
+    closed = Calendar.of(Hours(name="closed", timezone="UTC", start="09:00", end="17:00", days=["mon"],
+                               closed=[f"2026-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)]))
+    start = datetime(2026, 1, 1, tzinfo=UTC)  # Mondays on the 29th-31st only: far fewer hours than a decade asks
+    assert closed.add(start, 24 * MAX_DAYS) == real_walk(closed, start, 24 * MAX_DAYS)
+    assert len(walked) == 1

@@ -70,7 +70,50 @@ class Calendar:
             day += _DAY
 
     def add(self, start: datetime, hours: float) -> datetime:
-        """The moment `hours` of working time after `start` have passed (UTC)."""
+        """The moment `hours` of working time after `start` have passed (UTC).
+
+        The day the time runs out on is found by bisecting the running total (the escalation job
+        asks this for the warning moment of every open ticket, months ahead); that day is walked.
+        """
+        left = timedelta(hours=hours)
+        if left <= timedelta(0):
+            return start.astimezone(UTC)
+        first = start.astimezone(self.tz).date()
+        today = self._clipped(first, start, _midnight(self, first + _DAY))
+        if today >= left:
+            return self._within(first, start, left)
+        origin = self._prefix.before(self, first + _DAY) - today if self._prefix.covers(first, first + _DAY) else None
+
+        def behind(day: date) -> timedelta:  # working time from start to the beginning of `day` (day > first)
+            assert origin is not None
+            return self._prefix.before(self, day) - origin
+
+        lo, hi = first + _DAY, first + 2 * _DAY  # behind(lo) < left <= behind(hi), once hi is far enough
+        while origin is not None and behind(hi) < left:
+            if (hi - first).days >= MAX_DAYS or not self._prefix.covers(first, hi + (hi - first)):
+                origin = None
+                break
+            lo, hi = hi, hi + (hi - first)
+        if origin is None:
+            return self._add_walk(start, hours)
+        while (hi - lo).days > 1:
+            mid = lo + (hi - lo) // 2
+            lo, hi = (mid, hi) if behind(mid) < left else (lo, mid)
+        return self._within(lo, start, left - behind(lo))
+
+    def _within(self, day: date, start: datetime, left: timedelta) -> datetime:
+        """The moment `left` of working time has passed on `day` (counted from `start` if it is later)."""
+        for a, b in _day_spans(self, day):
+            begin = max(a, start)
+            if b <= begin:
+                continue
+            if begin + left <= b:
+                return (begin + left).astimezone(UTC)
+            left -= b - begin
+        raise AssertionError(f"{day}: less working time than the running total says")
+
+    def _add_walk(self, start: datetime, hours: float) -> datetime:
+        """add() a span at a time, at most MAX_DAYS days (the reference the bisection must match)."""
         left = timedelta(hours=hours)
         if left <= timedelta(0):
             return start.astimezone(UTC)
@@ -159,6 +202,10 @@ def _day_spans(cal: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...
     return tuple(((datetime.combine(day, time(0)) + timedelta(minutes=a)).replace(tzinfo=cal.tz),
                   (datetime.combine(day, time(0)) + timedelta(minutes=b)).replace(tzinfo=cal.tz))
                  for a, b in cal.intervals)
+
+
+def _midnight(cal: Calendar, day: date) -> datetime:
+    return datetime.combine(day, time(0)).replace(tzinfo=cal.tz)
 
 
 @functools.lru_cache(maxsize=8192)
