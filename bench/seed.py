@@ -4,7 +4,9 @@
 
 Each ticket gets the rows a real one has: the ticket (most resolved, one in 50 open,
 with response and resolution targets), its first message, an inbound row, two events
-and a thread id.
+and a thread id. Then the escalation job looks at the open ones once, as a running desk's
+job did long ago, so their next moments are stored (a grown desk's steady state; the first
+pass after an upgrade or a change of [[hours]] costs about 0.2 ms an open ticket, once).
 Rows go in with executemany in one transaction; 100,000 tickets take a few seconds.
 """
 
@@ -15,7 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+from maildesk.act.escalate import escalate
 from maildesk.config import load
+from maildesk.pipeline import Pipeline
 from maildesk.store import open_store
 
 
@@ -49,8 +53,11 @@ def seed(rules: Path, count: int, customer: str = "1") -> float:
                        "VALUES (?,?,?,?,?,?,?)", inbound)
         db.executemany("INSERT INTO events (ticket, message_key, kind, detail, created) VALUES (?,?,?,?,?)", events)
         db.executemany("INSERT INTO thread_ids (message_id, ticket) VALUES (?,?)", threads)
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the measured run must not pay for the seeding's WAL
     db.close()
+    store = open_store(cfg)
+    escalate(Pipeline(cfg, store).desk)
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the measured run must not pay for the seeding's WAL
+    store.close()
     return time.perf_counter() - t0
 
 

@@ -2,7 +2,10 @@
 
 Run by the scheduler every minute. It keeps
 nothing in memory: what is due comes from the tickets, what was sent from
-their events, so a restart neither loses nor repeats a mail. A paused clock
+their events, so a restart neither loses nor repeats a mail. Each ticket
+stores when it must be looked at next (its next warning or breach moment;
+any change to it, or to the hours and plans, means "now"), so a pass reads
+only the tickets that are due. A paused clock
 (a ticket waiting on the customer) is never escalated: only open tickets are.
 """
 
@@ -10,13 +13,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from maildesk import clock
 from maildesk.act import sla
 from maildesk.act.consultants import queue_consultants
 from maildesk.act.desk import Desk
 from maildesk.config import Consultant
-from maildesk.decide.route import calendar_of, hours_of, local_time, ticket_plan
+from maildesk.decide.route import calendar_of, hours_of, local_time, stamp, ticket_plan
 from maildesk.outbound.context import ticket_context
 from maildesk.store.rows import Ticket
 
@@ -30,11 +34,18 @@ TARGET_NAMES = {
 
 
 def escalate(desk: Desk, now: datetime | None = None) -> int:
-    """Send the warnings and breach reports that are due now (inside one transaction); returns how many."""
+    """Send the warnings and breach reports that are due now (inside one transaction); returns how many.
+
+    Only the tickets whose next moment has come (or that changed since the last pass) are read:
+    each pass stores, per ticket, when to look again, so a desk with many open tickets costs
+    what is due, not what is open.
+    """
     now = now or clock.now()
     sent = 0
     with desk.store.transaction():
-        for ticket in desk.store.sla_tickets():
+        desk.store.sla_basis(sla.basis(desk.cfg))
+        checks: list[tuple[int, str | None]] = []
+        for ticket in desk.store.sla_tickets(stamp(now)):
             for target, state in sla.state(desk.cfg, ticket, now).items():
                 if (ticket.first_response_at if target == "first_response" else ticket.resolved_at):
                     continue
@@ -42,6 +53,9 @@ def escalate(desk: Desk, now: datetime | None = None) -> int:
                     sent += _tell(desk, ticket, target, "sla_breached", _leads(desk, ticket), now)
                 elif state == "warning" and not desk.store.has_event(ticket.number, f"sla-warning:{target}"):
                     sent += _tell(desk, ticket, target, "sla_warning", _owners(desk, ticket), now)
+            told = partial(desk.store.has_event, ticket.number)
+            checks.append((ticket.number, sla.next_check(desk.cfg, ticket, told)))
+        desk.store.set_sla_checks(checks)
     return sent
 
 

@@ -8,10 +8,14 @@ left of it when the clock stopped. Every change is a ticket event.
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import cache
+from importlib import metadata
 from typing import Any
 
-from maildesk import clock
+from maildesk import __version__, clock
 from maildesk.act.desk import Desk
 from maildesk.config import Config
 from maildesk.decide.route import calendar_of, hours_of, local_time, stamp, ticket_plan
@@ -51,6 +55,44 @@ def state(cfg: Config, ticket: Ticket, now: datetime | None = None) -> dict[str,
         warn = not met and total.total_seconds() > 0 and used / total * 100 >= cfg.sla.warn_at
         out[target] = "warning" if warn else "ok"
     return out
+
+
+def next_check(cfg: Config, ticket: Ticket, told: Callable[[str], bool]) -> str | None:
+    """When the escalation job must look at this open ticket again (UTC, to the minute, never late).
+
+    The earliest moment one of its targets can turn to a warning or a breach that was not told yet
+    (`told(kind)`: is there such an event); None when nothing is left to tell. The warning moment is
+    where sla.warn_at of the target's working time is used (as `state` counts it), a minute early.
+    """
+    if ticket.paused_at:  # an open ticket is never paused; if one is, look every time, as before
+        return ""
+    cal = calendar_of(cfg, ticket_plan(cfg, ticket))
+    moments: list[datetime] = []
+    for target in TARGETS:
+        due = _due(ticket, target)
+        if not due or _met(ticket, target) or told(f"sla-breached:{target}"):
+            continue
+        end = datetime.fromisoformat(due)
+        moments.append(end)
+        if not told(f"sla-warning:{target}"):
+            created = datetime.fromisoformat(ticket.created)
+            total = cal.between(created, end)
+            if total.total_seconds() > 0:
+                warn = cal.add(created, total.total_seconds() / 3600 * cfg.sla.warn_at / 100)
+                moments.append(warn - timedelta(minutes=1))
+    return stamp(min(moments)) if moments else None
+
+
+def basis(cfg: Config) -> str:
+    """What the stored check moments depend on: the calendars, plans, thresholds and this release."""
+    facts = (cfg.hours, cfg.plan, cfg.default_plan, cfg.sla, __version__, _holidays_release())
+    return hashlib.sha256(repr(facts).encode()).hexdigest()
+
+
+@cache
+def _holidays_release() -> str:
+    """The holidays package's release: a new one may know other public holidays."""
+    return metadata.version("holidays")
 
 
 def answered(desk: Desk, ticket: Ticket, key: str) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from maildesk.store.base import StoreBase
 from maildesk.store.rows import Ticket
+from maildesk.store.tickets import tickets
 
 Rows = list[dict[str, Any]]
 
@@ -75,7 +76,7 @@ class ReportStore(StoreBase):
         sql = ("SELECT * FROM tickets WHERE ((created >= ? AND created < ?) OR (resolved_at >= ? AND resolved_at < ?))"
                + (" AND customer_id = ?" if customer else "") + " ORDER BY number")
         params: tuple[str, ...] = (start, end, start, end, *((customer,) if customer else ()))
-        return [Ticket(**r) for r in self.all(sql, params)]
+        return tickets(self.all(sql, params))
 
     def report_events(self, kind: str, start: str, end: str) -> Rows:
         """Events of one kind in [start, end), with their ticket's customer."""

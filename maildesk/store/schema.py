@@ -133,4 +133,12 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, data BLOB NOT NULL, used REAL NOT NULL);
     """,
+    # The escalation job looks only at open tickets whose next warning or breach moment has come
+    # ('' = changed since it last looked, NULL = nothing left to tell); settings keeps what those
+    # moments were computed from (hours, plans, sla.warn_at, the release).
+    """
+    ALTER TABLE tickets ADD COLUMN sla_check_at TEXT DEFAULT '';
+    CREATE INDEX tickets_sla_check ON tickets(status, sla_check_at);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
 ]

@@ -9,6 +9,11 @@ from maildesk.store.base import StoreBase, now
 from maildesk.store.rows import Ticket, from_row
 
 
+def tickets(rows: list[dict[str, Any]]) -> list[Ticket]:
+    """Ticket rows of a SELECT * (columns the dataclass does not name, such as sla_check_at, are left out)."""
+    return [t for r in rows if (t := from_row(Ticket, r)) is not None]
+
+
 class TicketStore(StoreBase):
     """Reads and writes of tickets and what hangs on them (writes: inside transaction())."""
 
@@ -27,8 +32,12 @@ class TicketStore(StoreBase):
         return ticket
 
     def update_ticket(self, number: int, **changes: Any) -> Ticket:
-        """Change some fields; `updated` is stamped. Returns the row as it is now."""
-        self.update("tickets", "number", number, {**changes, "updated": now()})
+        """Change some fields; `updated` is stamped. Returns the row as it is now.
+
+        Any change makes the escalation job look at the ticket again on its next pass
+        (sla_check_at ''): a moved target, a pause, an answer, a new plan all change its moments.
+        """
+        self.update("tickets", "number", number, {**changes, "updated": now(), "sla_check_at": ""})
         ticket = self.ticket(number)
         assert ticket is not None
         return ticket
@@ -94,12 +103,24 @@ class TicketStore(StoreBase):
         return self.one("SELECT 1 AS x FROM tickets WHERE (requester = ? OR comm_address = ?) "
                         "AND customer_id IS NOT NULL LIMIT 1", (address, address)) is not None
 
-    def sla_tickets(self) -> list[Ticket]:
-        """Open tickets with a target not met yet: what the escalation job looks at."""
-        rows = self.all("SELECT * FROM tickets WHERE status = ? AND ((first_response_at IS NULL AND "
-                        "first_response_due IS NOT NULL) OR (resolved_at IS NULL AND resolution_due IS NOT NULL)) "
-                        "ORDER BY number", (Status.OPEN.value,))
-        return [Ticket(**r) for r in rows]
+    def sla_tickets(self, now: str) -> list[Ticket]:
+        """Open tickets the escalation job must look at (`now`: UTC, to the minute, as stamped): those
+        changed since its last pass and those whose next warning or breach moment has come."""
+        return tickets(self.all("SELECT * FROM tickets WHERE status = ? AND sla_check_at <= ? ORDER BY number",
+                                (Status.OPEN.value, now)))
+
+    def set_sla_checks(self, checks: list[tuple[int, str | None]]) -> None:
+        """When the escalation job must look at each ticket next (None: nothing is left to tell)."""
+        for number, at in checks:
+            self.update("tickets", "number", number, {"sla_check_at": at})
+
+    def sla_basis(self, fingerprint: str) -> None:
+        """The stored moments were computed from hours, plans and thresholds; when those changed
+        (a reload, a new release), every open ticket is looked at again."""
+        row = self.one("SELECT value FROM settings WHERE key = 'sla'")
+        if row is None or row["value"] != fingerprint:
+            self._write("UPDATE tickets SET sla_check_at = '' WHERE status = ?", [Status.OPEN.value])
+            self.upsert("settings", {"key": "sla", "value": fingerprint}, "key")
 
     def has_event(self, ticket: int, kind: str) -> bool:
         return self.one("SELECT 1 AS x FROM events WHERE ticket = ? AND kind = ? LIMIT 1", (ticket, kind)) is not None
@@ -134,4 +155,4 @@ class TicketStore(StoreBase):
                                                                           address)
         rows = self.all(f"SELECT * FROM tickets WHERE {who} AND status NOT IN ('resolved', 'closed') ORDER BY number",
                         (value,))
-        return [Ticket(**r) for r in rows]
+        return tickets(rows)
