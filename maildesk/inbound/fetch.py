@@ -21,6 +21,7 @@ from aioimaplib import quoted
 from maildesk import shutdown
 from maildesk.config import Config, secret, tls_context
 from maildesk.errors import MailServerDown
+from maildesk.inbound.imapwire import IMAP4
 
 log = logging.getLogger("maildesk.fetch")
 # aioimaplib's DEBUG log is the IMAP wire: whole mails, passwords included. It never reaches a log, not even with -v.
@@ -43,11 +44,8 @@ class ImapSource:
         c = self.cfg.imap
         self.lost = False
         try:
-            if c.security == "tls":
-                imap = aioimaplib.IMAP4_SSL(c.host, c.port, timeout=c.timeout,
-                                            ssl_context=tls_context(self.cfg, "imap"))
-            else:
-                imap = aioimaplib.IMAP4(c.host, c.port, timeout=c.timeout)
+            context = tls_context(self.cfg, "imap") if c.security == "tls" else None
+            imap = IMAP4(c.host, c.port, timeout=c.timeout, ssl_context=context)
             imap.protocol.conn_lost_cb = self._connection_lost
             self.imap = imap
             await imap.wait_hello_from_server()
