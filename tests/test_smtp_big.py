@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -151,3 +152,88 @@ def test_a_server_that_stops_reading_is_a_timeout_and_the_mail_waits_in_no_extra
     finally:
         deaf.close()
     assert 0 <= buffered[0] <= 2 * BIG + 100  # the rest never left the mail's own bytes
+
+
+class Discarding:
+    """An SMTP server on loopback that takes every mail and keeps nothing of it but its length."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.sizes: list[int] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        with conn:
+            conn.sendall(b"220 discard ESMTP\r\n")
+            buf = b""
+            while chunk := conn.recv(65536):
+                buf += chunk
+                while b"\r\n" in buf:
+                    line, buf = buf.split(b"\r\n", 1)
+                    verb = line[:4].upper()
+                    if verb == b"DATA":
+                        conn.sendall(b"354 go on\r\n")
+                        buf = self._discard(conn, buf)
+                        conn.sendall(b"250 ok\r\n")
+                    elif verb == b"QUIT":
+                        conn.sendall(b"221 bye\r\n")
+                        return
+                    else:
+                        conn.sendall(b"250-discard\r\n250 SIZE\r\n" if verb == b"EHLO" else b"250 ok\r\n")
+
+    def _discard(self, conn, buf: bytes) -> bytes:
+        """Read up to the final dot, keeping only the last bytes (the dot may straddle two reads)."""
+        seen, tail = len(buf), b"\r\n" + buf
+        while b"\r\n.\r\n" not in tail:
+            chunk = conn.recv(65536)
+            seen, tail = seen + len(chunk), tail[-4:] + chunk
+        self.sizes.append(seen)
+        return tail.split(b"\r\n.\r\n", 1)[1]
+
+
+def test_a_forwarded_file_is_encoded_while_it_goes_out_not_held_whole(smtp, tmp_path):
+    """assemble() hands the mail over in pieces, the file read and encoded a block at a time: what
+    arrives is attach()'s mail exactly, SIZE is its length, and sending holds about a block of it."""
+    import json
+    import os
+    import tracemalloc
+
+    from maildesk.outbound.message import assemble, attach
+    from maildesk.store.blobs import BlobStore
+    blobs = BlobStore(tmp_path)
+    files = [os.urandom(n) for n in (6 << 20, 0, 1, 56, 57, 58, 3 * 57 * 1024 + 5)]
+    refs = json.dumps([{"sha256": blobs.put(f), "content_type": "application/octet-stream",
+                        "filename": f"f{i}.bin"} for i, f in enumerate(files)])
+    raw = (b"From: helpdesk@example.test\r\nTo: jana@example.test\r\nSubject: files\r\n"
+           b"Content-Type: text/plain; charset=utf-8\r\n\r\nHere they are.\r\n.\r\n.. dots\r\n")
+    whole = attach(raw, refs, blobs)
+
+    async def send(port: int, measure: bool = False) -> int:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=10)
+        await client.connect()
+        if measure:
+            tracemalloc.start()
+        mail = assemble(raw, refs, blobs)
+        assert mail.size == len(whole)  # what MAIL FROM announces as SIZE
+        try:
+            await _sendmail(client, "helpdesk@example.test", "jana@example.test", mail)
+            return tracemalloc.get_traced_memory()[1] if measure else 0
+        finally:
+            tracemalloc.stop()
+            mail.close()
+            await client.quit()
+
+    def same_boundary(mail: bytes) -> bytes:  # each assembling draws its own boundary
+        return mail.replace(re.search(rb'boundary="([^"]+)"', mail).group(1), b"BOUNDARY").replace(b"\r\n", b"\n")
+
+    asyncio.run(send(smtp.port))
+    [got] = smtp.wait_for(1)
+    assert same_boundary(got.data) == same_boundary(whole)
+    discard = Discarding()  # a server in this process that keeps nothing: what tracemalloc sees is the sending
+    peak = asyncio.run(send(discard.port, measure=True))
+    assert discard.sizes and discard.sizes[0] > len(whole)  # all of it went (dot-stuffed, with the final dot)
+    assert peak < 2 << 20, f"{peak} bytes held to send {len(whole)}"  # before: the whole 8.8 MB mail and a piece

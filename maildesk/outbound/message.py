@@ -17,7 +17,8 @@ import io
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 
@@ -149,35 +150,84 @@ _CONTENT = re.compile(rb"(?i)(content-type|content-transfer-encoding|mime-versio
 _B64_BLOCK = 57 * 1024  # 1024 base64 lines of 76 characters per read
 
 
-def attach(raw: bytes, attachments_json: str | None, blobs: BlobStore) -> bytes:
-    """The complete mail to send: the stored text part plus its attachments read from the blob store.
+@dataclass
+class Assembled:
+    """A mail to send, as pieces that each end at a line end; `size` is their length added up.
 
-    Written as multipart/mixed directly, each file read and base64-encoded a block at a time:
-    EmailMessage held a 15 MB attachment five times over (+83 MiB to forward one 20 MB mail).
+    The stored text part comes first, then each attachment, read from the blob store and base64-encoded
+    a block at a time as it goes out: a forwarded 15 MB file is never whole in memory. The files are
+    opened (and their sizes known) before the first piece, so a missing blob is found before the wire.
+    """
+
+    size: int
+    pieces: Iterator[bytes]
+    files: list[io.BufferedIOBase] = field(default_factory=list)
+
+    def close(self) -> None:
+        for fh in self.files:
+            fh.close()
+
+
+def assemble(raw: bytes, attachments_json: str | None, blobs: BlobStore) -> Assembled:
+    """The complete mail to send: the stored text part plus its attachments from the blob store.
+
+    Written as multipart/mixed directly: EmailMessage held a 15 MB attachment five times over
+    (+83 MiB to forward one 20 MB mail).
     """
     if not attachments_json:
-        return raw
+        return Assembled(len(raw), iter((raw,)))
     head, _, body = raw.partition(b"\r\n\r\n")
     top: list[bytes] = []
     content: list[bytes] = []
-    for field in re.split(rb"\r\n(?![ \t])", head):  # header fields with their folded lines
-        (content if _CONTENT.match(field) else top).append(field)
+    for field_ in re.split(rb"\r\n(?![ \t])", head):  # header fields with their folded lines
+        (content if _CONTENT.match(field_) else top).append(field_)
     boundary = "===============" + secrets.token_hex(16) + "=="  # base64 has no '-': only the text could hold it
     while boundary.encode() in body:
         boundary = "===============" + secrets.token_hex(16) + "=="
-    out = io.BytesIO()  # its getvalue() hands over the buffer itself: the mail is never held twice
-    for piece in (b"\r\n".join(top), b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"",
-                  boundary.encode(), b"\"\r\n\r\n--", boundary.encode(), b"\r\n",
-                  b"\r\n".join(f for f in content if not f.lower().startswith(b"mime-version")), b"\r\n\r\n", body,
-                  b"\r\n"):  # the CRLF before a boundary belongs to the boundary (RFC 2046): the text keeps its own
-        out.write(piece)
-    for ref in json.loads(attachments_json):
-        out.writelines((b"--", boundary.encode(), b"\r\n", _part_head(ref["content_type"], ref["filename"])))
-        with blobs.open(ref["sha256"]) as fh:
+    first = b"".join((b"\r\n".join(top), b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"",
+                      boundary.encode(), b"\"\r\n\r\n--", boundary.encode(), b"\r\n",
+                      b"\r\n".join(f for f in content if not f.lower().startswith(b"mime-version")), b"\r\n\r\n",
+                      body, b"\r\n"))  # the CRLF before a boundary belongs to the boundary (RFC 2046)
+    last = b"--" + boundary.encode() + b"--\r\n"
+    parts: list[tuple[bytes, io.BufferedIOBase, int]] = []
+    try:
+        for ref in json.loads(attachments_json):
+            fh = blobs.open(ref["sha256"])
+            parts.append((b"--" + boundary.encode() + b"\r\n" + _part_head(ref["content_type"], ref["filename"]),
+                          fh, fh.seek(0, io.SEEK_END)))
+            fh.seek(0)
+    except BaseException:
+        for _, fh, _ in parts:
+            fh.close()
+        raise
+
+    def pieces() -> Iterator[bytes]:
+        yield first
+        for part_head, fh, _ in parts:
+            yield part_head
             while block := fh.read(_B64_BLOCK):
-                out.write(base64.encodebytes(block).replace(b"\n", b"\r\n"))
-    out.writelines((b"--", boundary.encode(), b"--\r\n"))
-    return out.getvalue()
+                yield base64.encodebytes(block).replace(b"\n", b"\r\n")
+        yield last
+
+    size = len(first) + len(last) + sum(len(h) + _base64_size(n) for h, _, n in parts)
+    return Assembled(size, pieces(), [fh for _, fh, _ in parts])
+
+
+def _base64_size(n: int) -> int:
+    """The length of encodebytes() of n bytes with CRLF line ends: 76 characters and CRLF a 57 bytes."""
+    return 4 * -(-n // 3) + 2 * -(-n // 57)
+
+
+def attach(raw: bytes, attachments_json: str | None, blobs: BlobStore) -> bytes:
+    """assemble() in one piece (a mail that goes out through aiosmtplib, and the tests)."""
+    mail = assemble(raw, attachments_json, blobs)
+    try:
+        out = io.BytesIO()  # its getvalue() hands over the buffer itself: the mail is never held twice
+        for piece in mail.pieces:
+            out.write(piece)
+        return out.getvalue()
+    finally:
+        mail.close()
 
 
 def _part_head(content_type: str, filename: str) -> bytes:

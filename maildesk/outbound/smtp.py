@@ -23,7 +23,7 @@ import aiosmtplib
 from maildesk import clock, crash, metrics, shutdown
 from maildesk.config import Config, secret, tls_context
 from maildesk.models import MailState
-from maildesk.outbound.message import attach
+from maildesk.outbound.message import Assembled, assemble
 from maildesk.store import Store, now
 from maildesk.store.blobs import BlobStore
 from maildesk.store.rows import OutboxMail
@@ -90,20 +90,21 @@ class _Settle:
             self.lock.release()
 
 
-async def _sendmail(client: aiosmtplib.SMTP, sender: str, rcpt: str, data: bytes,
+async def _sendmail(client: aiosmtplib.SMTP, sender: str, rcpt: str, data: bytes | Assembled,
                     settle: _Settle | None = None) -> None:
     """sendmail() for a mail maildesk built (CRLF line ends, addresses passed unsendable()): the same
     EHLO, MAIL (with SIZE), RCPT and DATA, without aiosmtplib's copies of the message (line ends, SIZE,
     dot-stuffing, the final dot: four times 20 MB for a forwarded attachment) and its four parses of
     the two addresses (a third of the sender's time per mail). The body is dot-stuffed and written a
-    MiB at a time, whole lines each."""
+    MiB at a time, whole lines each; an assembled mail's attachments are encoded as they go out."""
+    mail = data if isinstance(data, Assembled) else Assembled(len(data), iter((data,)))
     try:
         if client.is_ehlo_or_helo_needed:
             try:
                 await client.ehlo()
             except aiosmtplib.SMTPHeloError:  # an old server that knows only HELO (then: no SIZE either)
                 await client.helo()
-        size = [b"SIZE=%d" % len(data)] if client.supports_extension("size") else []
+        size = [b"SIZE=%d" % mail.size] if client.supports_extension("size") else []
         answer = await client.execute_command(b"MAIL", b"FROM:<" + sender.encode("ascii") + b">", *size)
         if answer.code != 250:
             raise aiosmtplib.SMTPSenderRefused(answer.code, answer.message, sender)
@@ -116,12 +117,13 @@ async def _sendmail(client: aiosmtplib.SMTP, sender: str, rcpt: str, data: bytes
         proto = client.protocol
         if proto is None:
             raise aiosmtplib.SMTPServerDisconnected("connection lost before DATA")
-        view, start = memoryview(data), 0
-        while start < len(data):
-            end = data.find(b"\r\n", min(start + BIG, len(data) - 2)) + 2  # a piece ends at a line's end
-            proto.write(_DOT.sub(b"..", view[start:end]))
-            start = end
-            await _drained(proto.transport, client.timeout)
+        for piece in mail.pieces:  # each ends at a line's end, and so does each MiB written of it
+            view, start = memoryview(piece), 0
+            while start < len(piece):
+                end = piece.find(b"\r\n", min(start + BIG, len(piece) - 2)) + 2
+                proto.write(_DOT.sub(b"..", view[start:end]))
+                start = end
+                await _drained(proto.transport, client.timeout)
         if settle is not None:  # the server's 250 after this dot is the mail gone: one lane at a time from here
             await settle.enter()
         proto.write(b".\r\n")
@@ -294,17 +296,17 @@ class OutboxSender:
         self._clients[lane] = client
         return client
 
-    async def _transmit(self, row: OutboxMail, data: bytes, args: dict[str, Any], lane: int = 0,
+    async def _transmit(self, row: OutboxMail, mail: Assembled, args: dict[str, Any], lane: int = 0,
                         settle: _Settle | None = None) -> None:
         """One mail over the lane's connection (opened on first use: connect, STARTTLS, login)."""
         client = self._clients.get(lane) or await self._open(lane, args)
         try:
-            if _crlf_only(data):  # as maildesk writes mail: straight to the wire
-                await _sendmail(client, row.mail_from, row.rcpt, data, settle)
+            if _crlf_only(bytes(row.raw)):  # as maildesk writes mail (attachments too): straight to the wire
+                await _sendmail(client, row.mail_from, row.rcpt, mail, settle)
             else:  # an outbox row from elsewhere: aiosmtplib mends its line ends (and settles it whole)
                 if settle is not None:
                     await settle.enter()
-                await client.sendmail(row.mail_from, [row.rcpt], data)
+                await client.sendmail(row.mail_from, [row.rcpt], b"".join(mail.pieces))
         except BaseException:  # whatever state the session is in now, the next mail gets a fresh one
             await self._hang_up(lane)
             raise
@@ -358,7 +360,7 @@ class OutboxSender:
             log.error("<%s> outbox %d dead: %s", row.message_id, row.id, why)  # repr: no raw control character
             return False
         try:
-            data = attach(bytes(row.raw), row.attachments, self.blobs)
+            mail = assemble(bytes(row.raw), row.attachments, self.blobs)
         except (OSError, ValueError) as exc:  # a blob removed by hand: this mail cannot be built again
             self._mark(row, MailState.DEAD, f"attachment missing: {exc.__class__.__name__}")
             log.error("<%s> outbox %d to %s dead: an attachment is missing from the blob store", row.message_id,
@@ -366,15 +368,16 @@ class OutboxSender:
             return False
         settle = _Settle(self._settling)
         try:
-            return await self._send_and_mark(row, data, args, lane, settle)
+            return await self._send_and_mark(row, mail, args, lane, settle)
         finally:
             settle.leave()
+            mail.close()
 
-    async def _send_and_mark(self, row: OutboxMail, data: bytes, args: dict[str, Any], lane: int,
+    async def _send_and_mark(self, row: OutboxMail, mail: Assembled, args: dict[str, Any], lane: int,
                              settle: _Settle) -> bool | None:
         try:
             try:
-                await self._transmit(row, data, args, lane, settle)
+                await self._transmit(row, mail, args, lane, settle)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 raise exc.recipients[0] from exc  # one recipient per mail: its own answer is the answer
         except aiosmtplib.SMTPResponseException as exc:
