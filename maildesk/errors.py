@@ -8,6 +8,7 @@ for faults, and the branch tells the caller what to do about them::
     ├── TransientError         try again later, the message stays where it is
     │   ├── MailServerDown     IMAP/SMTP unreachable, stalled, or refused the login
     │   ├── StorageBusy        SQLite locked or the disk is full
+    │   ├── BlobUnreadable     a stored file failed to read while its mail went out
     │   └── ShuttingDown       a stop signal came: leave the message where it is
     └── PermanentError         retrying will not help
         ├── ConfigError        rules.toml or templates are wrong; names key and line
@@ -36,6 +37,11 @@ class MailServerDown(TransientError):
 
 class StorageBusy(TransientError):
     """SQLite is locked by another writer or the disk refused a write."""
+
+
+class BlobUnreadable(TransientError):
+    """A stored file could not be read in the middle of sending the mail it belongs to: the mail is
+    tried again later; it is not the SMTP server's fault, so no outage is declared."""
 
 
 class ShuttingDown(TransientError):

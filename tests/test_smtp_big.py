@@ -237,3 +237,40 @@ def test_a_forwarded_file_is_encoded_while_it_goes_out_not_held_whole(smtp, tmp_
     peak = asyncio.run(send(discard.port, measure=True))
     assert discard.sizes and discard.sizes[0] > len(whole)  # all of it went (dot-stuffed, with the final dot)
     assert peak < 2 << 20, f"{peak} bytes held to send {len(whole)}"  # before: the whole 8.8 MB mail and a piece
+
+
+def test_a_file_that_fails_to_read_mid_data_defers_the_mail_and_declares_no_outage(make_config, customer_factory,
+                                                                                    smtp, monkeypatch):
+    """A disk error while a forwarded file streams out: the half-sent session is dropped (the server
+    keeps nothing), the mail is tried again with the reason, the SMTP server is not called down, and
+    the other mails of the flush go out."""
+    import io
+
+    from maildesk.models import MailState
+    from maildesk.store.blobs import BlobStore
+    cfg = make_config(jana_queues='"general"')
+    customer_factory(cfg)
+    store = open_store(cfg)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "alice@acme.test", "helpdesk@example.test", "Backup to check"
+    msg["Message-ID"] = "<big-2@acme.test>"
+    msg.set_content("Hello,\nthe backup is attached.\n")
+    msg.add_attachment(random.Random(3).randbytes(3 * BIG), maintype="application", subtype="octet-stream",
+                       filename="backup.bak")
+    Pipeline(cfg, store).process(msg.as_bytes())
+
+    class Failing(io.BytesIO):
+        def read(self, n: int = -1) -> bytes:
+            if self.tell():  # the first block reads, the next fails
+                raise OSError(5, "Input/output error")
+            return super().read(n)
+
+    real_open = BlobStore.open
+    monkeypatch.setattr(BlobStore, "open", lambda self, sha: Failing(real_open(self, sha).read()))
+    sender = OutboxSender(cfg, store)
+    sent = asyncio.run(sender.flush())
+    [row] = store.all("SELECT status, last_error FROM outbox WHERE attachments IS NOT NULL")
+    assert row["status"] == MailState.PENDING.value and "could not be read: OSError" in row["last_error"]
+    assert sender.down_since is None  # not the server's fault
+    assert sent == len(smtp.wait_for(sent)) >= 1  # the confirmation to Alice went out; nothing half-sent arrived
+    assert not [m for m in smtp.to("jana@example.test") if "Backup to check" in str(m["Subject"])]

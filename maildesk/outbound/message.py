@@ -24,6 +24,7 @@ from email.message import EmailMessage
 
 from maildesk.config import Config
 from maildesk.decide.classify import LOOP_HEADER
+from maildesk.errors import BlobUnreadable
 from maildesk.inbound.headers import clean_header
 from maildesk.models import Attachment
 from maildesk.store.blobs import BlobStore
@@ -189,28 +190,37 @@ def assemble(raw: bytes, attachments_json: str | None, blobs: BlobStore) -> Asse
                       b"\r\n".join(f for f in content if not f.lower().startswith(b"mime-version")), b"\r\n\r\n",
                       body, b"\r\n"))  # the CRLF before a boundary belongs to the boundary (RFC 2046)
     last = b"--" + boundary.encode() + b"--\r\n"
-    parts: list[tuple[bytes, io.BufferedIOBase, int]] = []
+    parts: list[tuple[bytes, io.BufferedIOBase, int, str]] = []
     try:
         for ref in json.loads(attachments_json):
             fh = blobs.open(ref["sha256"])
             parts.append((b"--" + boundary.encode() + b"\r\n" + _part_head(ref["content_type"], ref["filename"]),
-                          fh, fh.seek(0, io.SEEK_END)))
+                          fh, fh.seek(0, io.SEEK_END), ref["sha256"]))
             fh.seek(0)
     except BaseException:
-        for _, fh, _ in parts:
+        for _, fh, _, _ in parts:
             fh.close()
         raise
 
     def pieces() -> Iterator[bytes]:
         yield first
-        for part_head, fh, _ in parts:
+        for part_head, fh, _, sha in parts:
             yield part_head
-            while block := fh.read(_B64_BLOCK):
+            while block := _read(fh, sha):
                 yield base64.encodebytes(block).replace(b"\n", b"\r\n")
         yield last
 
-    size = len(first) + len(last) + sum(len(h) + _base64_size(n) for h, _, n in parts)
-    return Assembled(size, pieces(), [fh for _, fh, _ in parts])
+    size = len(first) + len(last) + sum(len(h) + _base64_size(n) for h, _, n, _ in parts)
+    return Assembled(size, pieces(), [fh for _, fh, _, _ in parts])
+
+
+def _read(fh: io.BufferedIOBase, sha: str) -> bytes:
+    """A block of a file on its way out; a failing disk is BlobUnreadable, not an OSError an SMTP
+    session could raise (that would count as an outage of the server)."""
+    try:
+        return fh.read(_B64_BLOCK)
+    except OSError as exc:
+        raise BlobUnreadable(f"attachment {sha[:12]} could not be read: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _base64_size(n: int) -> int:

@@ -22,6 +22,7 @@ import aiosmtplib
 
 from maildesk import clock, crash, metrics, shutdown
 from maildesk.config import Config, secret, tls_context
+from maildesk.errors import BlobUnreadable
 from maildesk.models import MailState
 from maildesk.outbound.message import Assembled, assemble
 from maildesk.store import Store, now
@@ -380,6 +381,10 @@ class OutboxSender:
                 await self._transmit(row, mail, args, lane, settle)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 raise exc.recipients[0] from exc  # one recipient per mail: its own answer is the answer
+        except BlobUnreadable as exc:  # our disk, mid-DATA: the session was hung up; the mail is tried again
+            self._retry(row, str(exc))
+            log.error("<%s> outbox %d to %s deferred: %s", row.message_id, row.id, row.rcpt, exc)
+            return False
         except aiosmtplib.SMTPResponseException as exc:
             self._server_up()
             if exc.code >= 500:
