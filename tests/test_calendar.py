@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from maildesk.config import Hours
-from maildesk.decide.calendar import Calendar
+from maildesk.decide.calendar import MAX_DAYS, Calendar
 
 PRAGUE = ZoneInfo("Europe/Prague")
 CZ = Calendar.of(Hours(name="cz", timezone="Europe/Prague", start="09:00", end="18:00", country="CZ"))
@@ -73,14 +74,13 @@ def test_slovak_september_and_november_days_follow_the_package_year_by_year():
     assert not sk.works_on(date(2024, 9, 15)) and not sk.works_on(date(2025, 9, 15))  # Our Lady of Seven Sorrows
 
 
-def test_between_by_running_totals_matches_the_walk_over_every_day(monkeypatch):
-    """between() adds the days inside a range from a running total; the day-by-day walk is the reference.
-    Random ranges in both directions around the anchor, across DST, holidays, closed and open dates,
-    several intervals a day, 24/7, and ranges longer than the walk's bound of MAX_DAYS."""
-    import random
+BASE = datetime(2026, 6, 1, tzinfo=UTC)
 
-    from maildesk.decide.calendar import MAX_DAYS
-    calendars = [
+
+def varied() -> list[Calendar]:
+    """Fresh calendars (their running totals start empty): Czech office hours, a split day across DST in
+    New York with Slovak holidays and closed and open dates, and 24/7."""
+    return [
         Calendar.of(Hours(name="cz", timezone="Europe/Prague", start="09:00", end="18:00", country="CZ")),
         Calendar.of(Hours(name="split", timezone="America/New_York", intervals=["08:00-12:00", "13:30-24:00"],
                           days=["mon", "tue", "wed", "thu", "fri", "sat"], country="SK", closed=["2026-12-24"],
@@ -88,12 +88,18 @@ def test_between_by_running_totals_matches_the_walk_over_every_day(monkeypatch):
         Calendar.of(Hours(name="always", timezone="UTC", start="00:00", end="24:00",
                           days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"])),
     ]
+
+
+def test_between_by_running_totals_matches_the_walk_over_every_day(monkeypatch):
+    """between() adds the days inside a range from a running total; the day-by-day walk is the reference.
+    Random ranges in both directions around the anchor, across DST, holidays, closed and open dates,
+    several intervals a day, 24/7, and ranges longer than the walk's bound of MAX_DAYS."""
+    calendars = varied()
     rnd = random.Random(14)
-    base = datetime(2026, 6, 1, tzinfo=UTC)
     cases = []
     for cal in calendars:
         for _ in range(400):
-            start = base + timedelta(minutes=rnd.randint(-400 * 1440, 400 * 1440))
+            start = BASE + timedelta(minutes=rnd.randint(-400 * 1440, 400 * 1440))
             end = start + timedelta(minutes=rnd.choice([rnd.randint(0, 3000), rnd.randint(0, 600 * 1440)]))
             cases.append((cal, start, end, cal._walk(start, end)))
     walked = []
@@ -102,9 +108,9 @@ def test_between_by_running_totals_matches_the_walk_over_every_day(monkeypatch):
     for cal, start, end, expected in cases:
         assert cal.between(start, end) == expected, (cal.name, start, end)
     assert walked == []  # all from the running totals, not the walk
-    far = base + timedelta(days=MAX_DAYS + 30)
+    far = BASE + timedelta(days=MAX_DAYS + 30)
     for cal in calendars:  # beyond the walk's bound: the walk itself, so the answer stays the same
-        assert cal.between(base, far) == real_walk(cal, base, far)
+        assert cal.between(BASE, far) == real_walk(cal, BASE, far)
     assert len(walked) == len(calendars)
 
 
@@ -113,23 +119,12 @@ def test_add_by_running_totals_matches_the_walk_over_every_day(monkeypatch):
     the reference. Random starts and amounts (minutes to a year of working time) across DST, holidays,
     closed and open dates, split days, 24/7, and a calendar whose working time ends (the walk's wall-time
     fallback)."""
-    import random
-
-    from maildesk.decide.calendar import MAX_DAYS
-    calendars = [
-        Calendar.of(Hours(name="cz", timezone="Europe/Prague", start="09:00", end="18:00", country="CZ")),
-        Calendar.of(Hours(name="split", timezone="America/New_York", intervals=["08:00-12:00", "13:30-24:00"],
-                          days=["mon", "tue", "wed", "thu", "fri", "sat"], country="SK", closed=["2026-12-24"],
-                          open=["2026-12-27"])),
-        Calendar.of(Hours(name="always", timezone="UTC", start="00:00", end="24:00",
-                          days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"])),
-    ]
+    calendars = varied()
     rnd = random.Random(15)
-    base = datetime(2026, 6, 1, tzinfo=UTC)
     cases = []
     for cal in calendars:
         for _ in range(400):
-            start = base + timedelta(minutes=rnd.randint(-400 * 1440, 400 * 1440))
+            start = BASE + timedelta(minutes=rnd.randint(-400 * 1440, 400 * 1440))
             hours = rnd.choice([rnd.uniform(0, 12), rnd.uniform(0, 2000), float(rnd.randint(0, 60)), 9.0])
             cases.append((cal, start, hours, cal._add_walk(start, hours)))
     walked = []

@@ -9,7 +9,7 @@ release). "24/7" is a calendar too: every day, 00:00-24:00, no holidays.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -82,20 +82,18 @@ class Calendar:
         today = self._clipped(first, start, _midnight(self, first + _DAY))
         if today >= left:
             return self._within(first, start, left)
-        origin = self._prefix.before(self, first + _DAY) - today if self._prefix.covers(first, first + _DAY) else None
+        if not self._prefix.covers(first, first + _DAY):
+            return self._add_walk(start, hours)
+        origin = self._prefix.before(self, first + _DAY) - today
 
         def behind(day: date) -> timedelta:  # working time from start to the beginning of `day` (day > first)
-            assert origin is not None
             return self._prefix.before(self, day) - origin
 
         lo, hi = first + _DAY, first + 2 * _DAY  # behind(lo) < left <= behind(hi), once hi is far enough
-        while origin is not None and behind(hi) < left:
+        while behind(hi) < left:
             if (hi - first).days >= MAX_DAYS or not self._prefix.covers(first, hi + (hi - first)):
-                origin = None
-                break
+                return self._add_walk(start, hours)
             lo, hi = hi, hi + (hi - first)
-        if origin is None:
-            return self._add_walk(start, hours)
         while (hi - lo).days > 1:
             mid = lo + (hi - lo) // 2
             lo, hi = (mid, hi) if behind(mid) < left else (lo, mid)
@@ -103,28 +101,17 @@ class Calendar:
 
     def _within(self, day: date, start: datetime, left: timedelta) -> datetime:
         """The moment `left` of working time has passed on `day` (counted from `start` if it is later)."""
-        for a, b in _day_spans(self, day):
-            begin = max(a, start)
-            if b <= begin:
-                continue
-            if begin + left <= b:
-                return (begin + left).astimezone(UTC)
-            left -= b - begin
-        raise AssertionError(f"{day}: less working time than the running total says")
+        moment = _run_out(_day_spans(self, day), start, left)
+        if moment is None:
+            raise AssertionError(f"{day}: less working time than the running total says")
+        return moment
 
     def _add_walk(self, start: datetime, hours: float) -> datetime:
         """add() a span at a time, at most MAX_DAYS days (the reference the bisection must match)."""
-        left = timedelta(hours=hours)
-        if left <= timedelta(0):
+        if hours <= 0:
             return start.astimezone(UTC)
-        for a, b in self._spans(start):
-            if b <= start:
-                continue
-            begin = max(a, start)
-            if begin + left <= b:
-                return (begin + left).astimezone(UTC)
-            left -= b - begin
-        return (start + timedelta(hours=hours)).astimezone(UTC)  # no working time in ten years: wall time
+        moment = _run_out(self._spans(start), start, timedelta(hours=hours))
+        return moment or (start + timedelta(hours=hours)).astimezone(UTC)  # no working time in ten years: wall time
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Working time from `start` to `end` (zero when end is not after start).
@@ -202,6 +189,19 @@ def _day_spans(cal: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...
     return tuple(((datetime.combine(day, time(0)) + timedelta(minutes=a)).replace(tzinfo=cal.tz),
                   (datetime.combine(day, time(0)) + timedelta(minutes=b)).replace(tzinfo=cal.tz))
                  for a, b in cal.intervals)
+
+
+def _run_out(spans: Iterable[tuple[datetime, datetime]], start: datetime, left: timedelta) -> datetime | None:
+    """The moment `left` of working time in these spans has passed, counted from `start`; None if they
+    hold less."""
+    for a, b in spans:
+        begin = max(a, start)
+        if b <= begin:
+            continue
+        if begin + left <= b:
+            return (begin + left).astimezone(UTC)
+        left -= b - begin
+    return None
 
 
 def _midnight(cal: Calendar, day: date) -> datetime:
