@@ -17,6 +17,7 @@ import pytest
 from conftest import eml
 
 from maildesk.outbound import smtp as smtp_module
+from maildesk.outbound.message import Assembled
 from maildesk.outbound.smtp import BIG, OutboxSender, _sendmail
 from maildesk.pipeline import Pipeline
 from maildesk.store import open_store
@@ -38,7 +39,7 @@ async def send_both(port: int, data: bytes) -> None:
     client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=10)
     await client.connect()
     try:
-        await _sendmail(client, "helpdesk@example.test", "jana@example.test", data)
+        await _sendmail(client, "helpdesk@example.test", "jana@example.test", Assembled.of(data))
         await client.sendmail("helpdesk@example.test", ["jana@example.test"], data)
     finally:
         await client.quit()
@@ -66,7 +67,7 @@ def test_a_refusal_at_the_end_of_data_is_the_servers_answer_and_the_session_goes
         try:
             smtp.answer = "552 message too big for this mailbox"
             with pytest.raises(aiosmtplib.SMTPDataError) as refused:
-                await _sendmail(client, "helpdesk@example.test", "jana@example.test", data)
+                await _sendmail(client, "helpdesk@example.test", "jana@example.test", Assembled.of(data))
             smtp.answer = None
             await client.sendmail("helpdesk@example.test", ["jana@example.test"], b"Subject: small\r\n\r\nok\r\n")
             return refused.value.code
@@ -140,7 +141,7 @@ def test_a_server_that_stops_reading_is_a_timeout_and_the_mail_waits_in_no_extra
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=deaf.port, timeout=1)
         await client.connect()
         try:
-            await _sendmail(client, "helpdesk@example.test", "jana@example.test", data)
+            await _sendmail(client, "helpdesk@example.test", "jana@example.test", Assembled.of(data))
         finally:
             transport = client.protocol.transport if client.protocol else None
             buffered.append(transport.get_write_buffer_size() if transport else -1)

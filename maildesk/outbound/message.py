@@ -164,6 +164,18 @@ class Assembled:
     pieces: Iterator[bytes]
     files: list[io.BufferedIOBase] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, data: bytes) -> Assembled:
+        """A mail that is already whole: one piece."""
+        return cls(len(data), iter((data,)))
+
+    def whole(self) -> bytes:
+        """The pieces as one mail (written into one buffer that is handed over, never joined from a list)."""
+        out = io.BytesIO()
+        for piece in self.pieces:
+            out.write(piece)
+        return out.getvalue()
+
     def close(self) -> None:
         for fh in self.files:
             fh.close()
@@ -176,7 +188,7 @@ def assemble(raw: bytes, attachments_json: str | None, blobs: BlobStore) -> Asse
     (+83 MiB to forward one 20 MB mail).
     """
     if not attachments_json:
-        return Assembled(len(raw), iter((raw,)))
+        return Assembled.of(raw)
     head, _, body = raw.partition(b"\r\n\r\n")
     top: list[bytes] = []
     content: list[bytes] = []
@@ -229,13 +241,10 @@ def _base64_size(n: int) -> int:
 
 
 def attach(raw: bytes, attachments_json: str | None, blobs: BlobStore) -> bytes:
-    """assemble() in one piece (a mail that goes out through aiosmtplib, and the tests)."""
+    """assemble() as one mail (the tests' view of what goes out)."""
     mail = assemble(raw, attachments_json, blobs)
     try:
-        out = io.BytesIO()  # its getvalue() hands over the buffer itself: the mail is never held twice
-        for piece in mail.pieces:
-            out.write(piece)
-        return out.getvalue()
+        return mail.whole()
     finally:
         mail.close()
 

@@ -91,14 +91,13 @@ class _Settle:
             self.lock.release()
 
 
-async def _sendmail(client: aiosmtplib.SMTP, sender: str, rcpt: str, data: bytes | Assembled,
+async def _sendmail(client: aiosmtplib.SMTP, sender: str, rcpt: str, mail: Assembled,
                     settle: _Settle | None = None) -> None:
     """sendmail() for a mail maildesk built (CRLF line ends, addresses passed unsendable()): the same
     EHLO, MAIL (with SIZE), RCPT and DATA, without aiosmtplib's copies of the message (line ends, SIZE,
     dot-stuffing, the final dot: four times 20 MB for a forwarded attachment) and its four parses of
     the two addresses (a third of the sender's time per mail). The body is dot-stuffed and written a
     MiB at a time, whole lines each; an assembled mail's attachments are encoded as they go out."""
-    mail = data if isinstance(data, Assembled) else Assembled(len(data), iter((data,)))
     try:
         if client.is_ehlo_or_helo_needed:
             try:
@@ -307,7 +306,7 @@ class OutboxSender:
             else:  # an outbox row from elsewhere: aiosmtplib mends its line ends (and settles it whole)
                 if settle is not None:
                     await settle.enter()
-                await client.sendmail(row.mail_from, [row.rcpt], b"".join(mail.pieces))
+                await client.sendmail(row.mail_from, [row.rcpt], mail.whole())
         except BaseException:  # whatever state the session is in now, the next mail gets a fresh one
             await self._hang_up(lane)
             raise
